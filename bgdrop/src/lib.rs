@@ -1,0 +1,180 @@
+//! Drop big values on background threads, so the threads that matter never stall
+//! freeing memory.
+//!
+//! Dropping a large `Vec<Vec<_>>`, `HashMap` or tree frees every allocation in it, one
+//! by one, on the thread that drops it: milliseconds for a big structure. In a game
+//! loop, an audio callback, a request handler or a database shard loop, that is a
+//! missed deadline. bgdrop hands such values to a small pool of worker threads, which
+//! drop them there; the caller pays a move into a queue (tens of nanoseconds) instead.
+//!
+//! # Quick start
+//!
+//! ```
+//! use std::collections::HashMap;
+//!
+//! let index: HashMap<u64, Vec<u8>> = (0..100_000).map(|i| (i, vec![0; 16])).collect();
+//! bgdrop::defer(index); // returns at once; a worker frees the 100 001 allocations
+//! ```
+//!
+//! [`defer`] uses the [global](global()) pool, which starts on first use with one
+//! worker thread. For values of many sizes, [`defer_if_costly`] drops the small ones
+//! right away (cheaper than handing them off) and defers the rest, by their
+//! [`DropCost`]. [`Deferred<T>`] wraps a value so that dropping the wrapper defers it.
+//!
+//! # The derive
+//!
+//! `#[derive(BackgroundDrop)]` (feature `derive`, on by default) writes the `Drop`
+//! impl for you: the fields you mark are taken out of the value and shipped to the
+//! pool in one hand-off, the others drop in place as usual.
+//!
+#![cfg_attr(feature = "derive", doc = "```")]
+#![cfg_attr(not(feature = "derive"), doc = "```ignore")]
+//! use bgdrop::BackgroundDrop;
+//! use std::collections::HashMap;
+//!
+//! #[derive(BackgroundDrop)]
+//! struct Scene {
+//!     name: String,                       // dropped in place
+//!     #[bgdrop]
+//!     meshes: Vec<Vec<[f32; 3]>>,         // always deferred
+//!     #[bgdrop(threshold = 1024)]
+//!     lookup: HashMap<u32, String>,       // deferred when its DropCost >= 1024
+//! }
+//!
+//! let scene = Scene {
+//!     name: "level 1".into(),
+//!     meshes: vec![vec![[0.0; 3]; 300]; 500],
+//!     lookup: HashMap::new(),
+//! };
+//! drop(scene); // `meshes` is freed on a worker; `name` and the empty map here
+//! ```
+//!
+//! See [`BackgroundDrop`] for every attribute.
+//!
+//! # Thresholds and `DropCost`
+//!
+//! A hand-off is not free: for a value that owns one small allocation, dropping it
+//! inline is faster than deferring it. [`DropCost`] estimates in O(1) how many
+//! allocations dropping a value frees (plus one unit per 4 KiB page of a large flat
+//! buffer, which is costly to return to the kernel). [`Bgdrop::drop_if_costly`],
+//! [`defer_if_costly`] and `#[bgdrop(threshold = N)]` defer a value only when its cost
+//! reaches the threshold, [`DEFAULT_THRESHOLD`] (64) unless configured.
+//!
+//! ```
+//! use bgdrop::DropCost;
+//!
+//! let small = vec![1u32, 2, 3];
+//! let nested = vec![vec![0u8; 10]; 1000];
+//! assert!(small.drop_cost() < bgdrop::DEFAULT_THRESHOLD); // stays inline
+//! assert!(nested.drop_cost() >= bgdrop::DEFAULT_THRESHOLD); // deferred
+//! bgdrop::defer_if_costly(small);
+//! bgdrop::defer_if_costly(nested);
+//! ```
+//!
+//! # The global pool
+//!
+//! [`global()`] returns the process-wide pool that [`defer`], [`Deferred`] and the
+//! derive use. To configure it (more threads, a larger queue, another
+//! [`FullPolicy`]), call [`Builder::install_global`] at the start of `main`, before
+//! anything defers a value.
+//!
+//! # Owning a pool
+//!
+//! [`Bgdrop::new`], [`Bgdrop::with_threads`] and [`Bgdrop::builder`] create a pool of
+//! your own; clone the handle to share it. A pool has a bounded queue
+//! ([`DEFAULT_CAPACITY`] values): when a producer outruns the workers, the
+//! [`FullPolicy`] decides whether the caller drops the value itself (the default),
+//! waits for room, or lets the queue grow. [`Bgdrop::flush`] waits until everything
+//! handed over so far has been dropped, and [`Bgdrop::stats`] counts what happened.
+//!
+//! ```
+//! use bgdrop::{Bgdrop, FullPolicy};
+//!
+//! let pool = Bgdrop::builder().threads(2).when_full(FullPolicy::Block).build()?;
+//! let worker_side = pool.clone();
+//! worker_side.drop(vec![String::from("x"); 10_000]);
+//! pool.flush();
+//! assert_eq!(pool.stats().completed, 1);
+//! # Ok::<(), bgdrop::BuildError>(())
+//! ```
+//!
+//! # Shutdown and process exit
+//!
+//! No value handed to bgdrop is lost:
+//!
+//! - When the last handle of a pool is dropped, the pool stops taking values, its
+//!   workers drop everything still queued, and the drop returns once they have exited.
+//! - The global pool is never dropped; instead a hook registered with the C runtime's
+//!   `atexit` drains it when the process exits normally (return from `main`,
+//!   [`std::process::exit`], a panic in `main`). From that point on, values are dropped
+//!   by the thread that hands them over; queued values are dropped by the exiting
+//!   thread and the workers together. The hook waits at most the exit timeout
+//!   ([`DEFAULT_EXIT_TIMEOUT`], see [`Builder::exit_timeout`]) for destructors still
+//!   running, so a destructor that never returns cannot hang the process forever.
+//!   Aborts, signals and `panic = "abort"` skip it, as they skip every destructor.
+//!
+//! Deferring never deadlocks: a value handed over from a worker thread (a destructor
+//! that defers more values, including derived types nested in deferred fields) or
+//! while the pool is shutting down is dropped on the spot, whatever the policy.
+//!
+//! # Panics in destructors
+//!
+//! A destructor that panics on a worker is caught there: the worker goes on with the
+//! next value, [`flush`](Bgdrop::flush) still returns, and [`Stats::panicked`] counts
+//! it. The panic message is printed by the panic hook as usual. (With
+//! `panic = "abort"` the process aborts, as it would without bgdrop.)
+//!
+//! # When not to use bgdrop
+//!
+//! - **Small values.** Dropping a `String` or a short `Vec<u8>` costs a few
+//!   nanoseconds; handing it off costs more. Use the threshold APIs, or don't defer.
+//! - **Ordering.** A deferred destructor runs later, on another thread, in no fixed
+//!   order with the caller's code. Do not defer values whose destructors must run at a
+//!   known point: lock guards, files that must be flushed before you read them back,
+//!   anything that signals another part of the program.
+//! - **Prompt release.** Memory is held until a worker gets to it (about a millisecond
+//!   on a busy pool, up to 50 ms on one idle for more than a second). A program that
+//!   frees memory to allocate it again at once may not want to wait for that.
+//! - **`!Send` values.** Values must be `Send + 'static` to cross to a worker.
+//!
+//! A worker competes with your threads for CPU and for the allocator's locks. On a
+//! machine with few cores, measure: the README's performance section shows where
+//! bgdrop helps and where it does not.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod cost;
+mod deferred;
+mod global;
+mod pool;
+mod raw;
+mod stats;
+mod sync;
+mod worker;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use crate::cost::{BYTES_PER_UNIT, DEFAULT_THRESHOLD, DropCost};
+pub use crate::deferred::Deferred;
+pub use crate::global::{
+    DEFAULT_EXIT_TIMEOUT, InstallError, defer, defer_if_costly, flush, flush_timeout, global,
+};
+pub use crate::pool::{BuildError, Bgdrop, Builder, DEFAULT_CAPACITY, FullPolicy};
+pub use crate::stats::Stats;
+pub use crate::worker::WorkerThread;
+
+#[cfg(feature = "derive")]
+pub use bgdrop_derive::BackgroundDrop;
+
+/// The seed crate's module layout (`bgdrop::prelude::Bgdrop`), kept working.
+pub mod prelude {
+    pub use crate::{Bgdrop, DropCost, defer};
+}
+
+/// The seed crate's other path to the pool type (`bgdrop::bgdrop::Bgdrop`), kept
+/// working.
+#[doc(hidden)]
+pub mod bgdrop {
+    pub use crate::Bgdrop;
+}

@@ -1,0 +1,600 @@
+//! The pool handle [`Bgdrop`], its [`Builder`], and the hand-off on the caller's path.
+
+use crate::cost::{DEFAULT_THRESHOLD, DropCost};
+use crate::raw::Erased;
+use crate::stats::{CallerEvent, Stats};
+use crate::sync::Ordering;
+use std::sync::Arc;
+use crate::worker::{self, Msg, Shared, WorkerThread};
+use crossbeam_channel::{Sender, TrySendError};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// The default queue capacity of a pool, in values.
+///
+/// A bounded queue caps the memory that values waiting for a worker can hold. With
+/// 1024 slots, a producer that defers 16 KiB trees faster than the workers free them
+/// holds at most about 16 MiB in the queue; values beyond that follow the pool's
+/// [`FullPolicy`].
+pub const DEFAULT_CAPACITY: usize = 1024;
+
+/// What a pool does with a value when its queue is full.
+///
+/// # Examples
+///
+/// ```
+/// use bgdrop::{Bgdrop, FullPolicy};
+///
+/// let pool = Bgdrop::builder()
+///     .capacity(64)
+///     .when_full(FullPolicy::Block)
+///     .build()
+///     .expect("spawn a worker");
+/// for _ in 0..1000 {
+///     pool.drop(vec![0u64; 100]); // waits for room instead of dropping here
+/// }
+/// pool.flush();
+/// assert_eq!(pool.stats().inline_full, 0);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum FullPolicy {
+    /// Drop the value on the caller's thread, as if bgdrop were not there: the caller
+    /// pays the drop but never waits for a worker. The default; counted in
+    /// [`Stats::inline_full`].
+    #[default]
+    DropInline,
+    /// Wait until a worker makes room. Memory stays bounded and every value is
+    /// dropped on a worker, but the caller can stall. Counted in [`Stats::blocked`].
+    /// A caller that is itself a worker, or a pool that is shutting down, drops
+    /// inline instead, so blocking never deadlocks.
+    Block,
+    /// Never full: the queue grows without bound. Memory held by queued values is
+    /// then bounded only by how far the producer outruns the workers (the behaviour of
+    /// bgdrop 0.1 and of `defer-drop`).
+    Grow,
+}
+
+/// The error of [`Builder::build`]: no worker thread could be spawned.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Spawning the first worker failed with this error.
+    Spawn(std::io::Error),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::Spawn(e) => write!(f, "could not spawn any bgdrop worker thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BuildError::Spawn(e) => Some(e),
+        }
+    }
+}
+
+type SpawnHandler = Box<dyn FnMut(WorkerThread) -> std::io::Result<()>>;
+
+/// Configures a pool: see [`Bgdrop::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use bgdrop::{Bgdrop, FullPolicy};
+///
+/// let pool = Bgdrop::builder()
+///     .threads(2)
+///     .capacity(4096)
+///     .when_full(FullPolicy::DropInline)
+///     .thread_name("frame-gc")
+///     .threshold(256)
+///     .build()?;
+/// pool.drop(vec![String::new(); 10_000]);
+/// # Ok::<(), bgdrop::BuildError>(())
+/// ```
+pub struct Builder {
+    pub(crate) threads: usize,
+    pub(crate) capacity: usize,
+    pub(crate) policy: FullPolicy,
+    pub(crate) name: String,
+    pub(crate) threshold: usize,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) exit_timeout: Duration,
+    spawn: Option<SpawnHandler>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("threads", &self.threads)
+            .field("capacity", &self.capacity)
+            .field("policy", &self.policy)
+            .field("name", &self.name)
+            .field("threshold", &self.threshold)
+            .field("stack_size", &self.stack_size)
+            .field("exit_timeout", &self.exit_timeout)
+            .field("spawn_handler", &self.spawn.is_some())
+            .finish()
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            threads: 1,
+            capacity: DEFAULT_CAPACITY,
+            policy: FullPolicy::DropInline,
+            name: "bgdrop".to_owned(),
+            threshold: DEFAULT_THRESHOLD,
+            stack_size: None,
+            exit_timeout: crate::global::DEFAULT_EXIT_TIMEOUT,
+            spawn: None,
+        }
+    }
+}
+
+impl Builder {
+    /// The number of worker threads (default 1; 0 is taken as 1).
+    ///
+    /// One worker is enough for most programs: freeing memory is mostly bound by the
+    /// allocator, and more workers compete with the caller for cores.
+    #[must_use]
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// How many values the queue holds before [`when_full`](Self::when_full) applies
+    /// (default [`DEFAULT_CAPACITY`]; 0 is taken as 1). Ignored under
+    /// [`FullPolicy::Grow`].
+    #[must_use]
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity.max(1);
+        self
+    }
+
+    /// What happens to a value when the queue is full (default
+    /// [`FullPolicy::DropInline`]).
+    #[must_use]
+    pub fn when_full(mut self, policy: FullPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The worker threads' name prefix (default `"bgdrop"`); workers are named
+    /// `prefix-0`, `prefix-1`, and so on.
+    #[must_use]
+    pub fn thread_name(mut self, prefix: impl Into<String>) -> Self {
+        self.name = prefix.into();
+        self
+    }
+
+    /// The pool's threshold for [`Bgdrop::drop_if_costly`], in [`DropCost`] units
+    /// (default [`DEFAULT_THRESHOLD`]).
+    #[must_use]
+    pub fn threshold(mut self, threshold: usize) -> Self {
+        self.threshold = threshold;
+        self
+    }
+
+    /// The worker threads' stack size in bytes (default: the platform's).
+    #[must_use]
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// For the global pool only (see [`install_global`](Self::install_global)): how
+    /// long process exit waits for queued values to be dropped (default
+    /// [`DEFAULT_EXIT_TIMEOUT`](crate::DEFAULT_EXIT_TIMEOUT)).
+    #[must_use]
+    pub fn exit_timeout(mut self, timeout: Duration) -> Self {
+        self.exit_timeout = timeout;
+        self
+    }
+
+    /// Starts worker threads with `handler` instead of [`std::thread::Builder`].
+    ///
+    /// The handler gets one [`WorkerThread`] per worker and must run it on a new
+    /// thread, returning an error if it cannot. Use it to pin workers to cores, set
+    /// their priority, or register them with a profiler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = bgdrop::Bgdrop::builder()
+    ///     .threads(2)
+    ///     .spawn_handler(|worker| {
+    ///         std::thread::Builder::new()
+    ///             .name(worker.name().to_owned())
+    ///             .spawn(move || worker.run())
+    ///             .map(drop)
+    ///     })
+    ///     .build()?;
+    /// assert_eq!(pool.stats().workers, 2);
+    /// # Ok::<(), bgdrop::BuildError>(())
+    /// ```
+    #[must_use]
+    pub fn spawn_handler<F>(mut self, handler: F) -> Self
+    where
+        F: FnMut(WorkerThread) -> std::io::Result<()> + 'static,
+    {
+        self.spawn = Some(Box::new(handler));
+        self
+    }
+
+    /// Builds the pool and starts its workers.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Spawn`] when not a single worker thread could be spawned. When
+    /// some but not all could, the pool runs with those that did
+    /// ([`Stats::workers`]).
+    pub fn build(self) -> Result<Bgdrop, BuildError> {
+        let (pool, error) = self.build_degraded();
+        match error {
+            Some(e) => Err(e),
+            None => Ok(pool),
+        }
+    }
+
+    /// Builds the pool; if no worker can be spawned, returns a pool that drops
+    /// everything inline, with the error.
+    pub(crate) fn build_degraded(mut self) -> (Bgdrop, Option<BuildError>) {
+        let (tx, rx) = match self.policy {
+            FullPolicy::Grow => crossbeam_channel::unbounded(),
+            _ => crossbeam_channel::bounded(self.capacity),
+        };
+        let capacity = (self.policy != FullPolicy::Grow).then_some(self.capacity);
+        let shared = Arc::new(Shared::new(rx, self.policy, capacity, self.threshold));
+        let mut spawn = self.spawn.take();
+        let handler: &mut dyn FnMut(WorkerThread) -> std::io::Result<()> = match spawn.as_mut() {
+            Some(h) => h,
+            None => &mut worker::default_spawn,
+        };
+        let result = worker::spawn_workers(
+            &shared,
+            self.threads,
+            &self.name,
+            self.stack_size,
+            handler,
+        );
+        let pool = Bgdrop {
+            inner: Arc::new(Handle { tx, shared }),
+        };
+        (pool, result.err())
+    }
+
+    /// Builds this pool and makes it the global one, used by [`global`](crate::global),
+    /// [`defer`](crate::defer), [`Deferred`](crate::Deferred) and the derive.
+    ///
+    /// # Errors
+    ///
+    /// [`InstallError::AlreadyStarted`](crate::InstallError::AlreadyStarted) if the
+    /// global pool was already started (by an earlier `install_global` or by its
+    /// first use), and [`InstallError::Build`](crate::InstallError::Build) if no
+    /// worker could be spawned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// fn main() -> Result<(), bgdrop::InstallError> {
+    ///     bgdrop::Bgdrop::builder().threads(2).capacity(8192).install_global()?;
+    ///     bgdrop::defer(vec![vec![0u8; 64]; 10_000]);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn install_global(self) -> Result<&'static Bgdrop, crate::InstallError> {
+        crate::global::install(self)
+    }
+}
+
+/// A handle to a pool of worker threads that drop values handed to them.
+///
+/// Clones share the same workers and queue. When the last handle is dropped, the pool
+/// stops taking values, its workers drop everything still queued, and the drop of that
+/// last handle returns only after they have exited: no value is lost.
+///
+/// Most programs do not need their own pool: [`defer`](crate::defer) and
+/// [`Deferred`](crate::Deferred) use the [global](crate::global) one.
+///
+/// # Examples
+///
+/// ```
+/// use bgdrop::Bgdrop;
+///
+/// let pool = Bgdrop::new();
+/// let big: Vec<Vec<u32>> = (0..10_000).map(|i| vec![i; 4]).collect();
+/// pool.drop(big); // returns at once; a worker frees the 10 001 allocations
+///
+/// let shared = pool.clone(); // same worker thread
+/// std::thread::spawn(move || shared.drop(String::from("from another thread")))
+///     .join()
+///     .unwrap();
+/// pool.flush();
+/// assert_eq!(pool.stats().completed, 2);
+/// ```
+#[derive(Clone)]
+pub struct Bgdrop {
+    inner: Arc<Handle>,
+}
+
+/// The part of a pool that handles own; dropping the last one shuts the pool down.
+struct Handle {
+    tx: Sender<Msg>,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.close();
+        self.shared.wait_for_workers_to_exit();
+        // A worker that dropped the last handle from inside a destructor is still in
+        // its loop; it drains what is left once that destructor returns. Anything a
+        // racing caller queued after the workers left is dropped here.
+        if !self.shared.on_own_worker() {
+            self.shared.drain_here(None);
+        }
+    }
+}
+
+impl Default for Bgdrop {
+    /// Same as [`Bgdrop::new`].
+    fn default() -> Self {
+        Bgdrop::new()
+    }
+}
+
+impl fmt::Debug for Bgdrop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bgdrop")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bgdrop {
+    /// A pool with one worker thread and the default settings.
+    ///
+    /// Never fails: if the thread cannot be spawned, the pool drops every value on the
+    /// caller's thread (counted in [`Stats::inline_no_worker`]). Use
+    /// [`Bgdrop::builder`] to get the error instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dropper = bgdrop::Bgdrop::new();
+    /// dropper.drop(vec![0u8; 10_000_000]);
+    /// ```
+    #[must_use]
+    pub fn new() -> Self {
+        Bgdrop::builder().build_degraded().0
+    }
+
+    /// A pool with `threads` worker threads (at least one) and the default settings.
+    /// Never fails, like [`Bgdrop::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = bgdrop::Bgdrop::with_threads(4);
+    /// for _ in 0..10 {
+    ///     pool.drop(vec![0u8; 1_000_000]);
+    /// }
+    /// ```
+    #[must_use]
+    pub fn with_threads(threads: usize) -> Self {
+        Bgdrop::builder().threads(threads).build_degraded().0
+    }
+
+    /// A [`Builder`] with the default settings: one worker, a queue of
+    /// [`DEFAULT_CAPACITY`] values, [`FullPolicy::DropInline`], threshold
+    /// [`DEFAULT_THRESHOLD`].
+    #[must_use]
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Hands `value` to a worker, which drops it.
+    ///
+    /// Returns at once; the caller pays a move into the queue (values of up to six
+    /// machine words travel without an allocation). The value is instead dropped right
+    /// here when dropping it runs no code at all, when the pool has no worker, when the
+    /// caller is itself a bgdrop worker or the pool is shutting down (waiting then
+    /// could deadlock), and when the queue is full under [`FullPolicy::DropInline`].
+    /// [`Stats`] counts each case.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = bgdrop::Bgdrop::new();
+    /// let map: std::collections::HashMap<u32, String> =
+    ///     (0..100_000).map(|i| (i, i.to_string())).collect();
+    /// pool.drop(map);
+    /// ```
+    #[inline]
+    pub fn drop<T: Send + 'static>(&self, value: T) {
+        let shared = &*self.inner.shared;
+        if !std::mem::needs_drop::<T>() {
+            shared.counters.bump(CallerEvent::Cheap);
+            return;
+        }
+        if shared.workers.load(Ordering::Relaxed) == 0 {
+            shared.counters.bump(CallerEvent::NoWorker);
+            drop(value);
+            return;
+        }
+        if worker::on_any_worker() || shared.closing.load(Ordering::Relaxed) {
+            shared.counters.bump(CallerEvent::Reentrant);
+            drop(value);
+            return;
+        }
+        match self.inner.tx.try_send(Msg::Value(Erased::new(value))) {
+            Ok(()) => {}
+            Err(TrySendError::Full(msg)) => self.on_full(msg),
+            Err(TrySendError::Disconnected(msg)) => {
+                shared.counters.bump(CallerEvent::NoWorker);
+                drop(msg);
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn on_full(&self, msg: Msg) {
+        let shared = &*self.inner.shared;
+        // The workers may be asleep; they never are woken on the fast path.
+        shared.wake_all();
+        match shared.policy {
+            FullPolicy::Block => {
+                shared.counters.bump(CallerEvent::Blocked);
+                if let Err(e) = self.inner.tx.send(msg) {
+                    shared.counters.bump(CallerEvent::NoWorker);
+                    drop(e.into_inner());
+                }
+            }
+            FullPolicy::DropInline | FullPolicy::Grow => {
+                shared.counters.bump(CallerEvent::Full);
+                drop(msg);
+            }
+        }
+    }
+
+    /// Drops `value` here if its [`DropCost`] is under the pool's threshold
+    /// ([`Builder::threshold`], default [`DEFAULT_THRESHOLD`]), and hands it to a
+    /// worker otherwise, as [`drop`](Self::drop) does.
+    ///
+    /// Use it where values of very different sizes pass through one place: small
+    /// values are cheaper to drop than to hand off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = bgdrop::Bgdrop::new();
+    /// pool.drop_if_costly(vec![1u8, 2, 3]); // cost 1: dropped here
+    /// pool.drop_if_costly(vec![String::new(); 500]); // cost 501: deferred
+    /// pool.flush();
+    /// let stats = pool.stats();
+    /// assert_eq!((stats.inline_cheap, stats.deferred), (1, 1));
+    /// ```
+    #[inline]
+    pub fn drop_if_costly<T: DropCost + Send + 'static>(&self, value: T) {
+        self.drop_with_threshold(value, self.inner.shared.threshold);
+    }
+
+    /// Like [`drop_if_costly`](Self::drop_if_costly), with an explicit threshold.
+    #[inline]
+    pub fn drop_with_threshold<T: DropCost + Send + 'static>(&self, value: T, threshold: usize) {
+        if value.drop_cost() < threshold {
+            self.inner.shared.counters.bump(CallerEvent::Cheap);
+            drop(value);
+        } else {
+            self.drop(value);
+        }
+    }
+
+    /// The pool's threshold for [`drop_if_costly`](Self::drop_if_costly).
+    #[must_use]
+    pub fn threshold(&self) -> usize {
+        self.inner.shared.threshold
+    }
+
+    /// Blocks until every value handed to this pool before the call, from any thread,
+    /// has been dropped.
+    ///
+    /// Values handed over while `flush` waits may or may not be included. On a bgdrop
+    /// worker thread (inside a destructor the pool is running) `flush` returns at once,
+    /// because waiting there could wait for itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    /// static DROPPED: AtomicBool = AtomicBool::new(false);
+    /// struct Noisy;
+    /// impl Drop for Noisy {
+    ///     fn drop(&mut self) {
+    ///         DROPPED.store(true, SeqCst);
+    ///     }
+    /// }
+    ///
+    /// let pool = bgdrop::Bgdrop::new();
+    /// pool.drop(Noisy);
+    /// pool.flush();
+    /// assert!(DROPPED.load(SeqCst));
+    /// ```
+    pub fn flush(&self) {
+        self.inner.shared.flush(&self.inner.tx, None);
+    }
+
+    /// Like [`flush`](Self::flush), giving up after `timeout`. Returns whether every
+    /// value handed over before the call was dropped in time (`false` on a worker
+    /// thread, where it does not wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = bgdrop::Bgdrop::new();
+    /// pool.drop(vec![vec![0u8; 16]; 1000]);
+    /// assert!(pool.flush_timeout(Duration::from_secs(10)));
+    /// ```
+    #[must_use = "the result says whether the flush finished"]
+    pub fn flush_timeout(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now().checked_add(timeout);
+        self.inner.shared.flush(&self.inner.tx, deadline)
+    }
+
+    /// A snapshot of the pool's counters.
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        let s = &*self.inner.shared;
+        let completed = s.completed();
+        let panicked = s.panicked();
+        let taken = s.taken();
+        let queued = s.rx.len() as u64;
+        let in_progress = taken.saturating_sub(completed);
+        // Flush tokens are in the queue too, briefly; they are not values.
+        let pending = queued + in_progress;
+        Stats {
+            deferred: completed + pending,
+            inline_cheap: s.counters.sum(CallerEvent::Cheap),
+            inline_full: s.counters.sum(CallerEvent::Full),
+            inline_no_worker: s.counters.sum(CallerEvent::NoWorker),
+            inline_reentrant: s.counters.sum(CallerEvent::Reentrant),
+            blocked: s.counters.sum(CallerEvent::Blocked),
+            completed,
+            pending,
+            panicked,
+            workers: s.running(),
+            capacity: s.capacity,
+            policy: s.policy,
+        }
+    }
+
+    /// Whether a value handed over now would go to a worker rather than be dropped
+    /// here for lack of one or to avoid a deadlock (queue space aside).
+    #[inline]
+    pub(crate) fn may_defer(&self) -> bool {
+        let shared = &*self.inner.shared;
+        shared.workers.load(Ordering::Relaxed) != 0
+            && !worker::on_any_worker()
+            && !shared.closing.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.inner.shared
+    }
+
+    /// Whether two handles share one pool.
+    #[must_use]
+    pub fn same_pool(&self, other: &Bgdrop) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}

@@ -1,0 +1,160 @@
+//! The crate's only `unsafe` code: a type-erased value stored inline in the queue slot,
+//! and the registration of the process-exit hook.
+//!
+//! Erasing the value's type inline, rather than as a `Box<dyn Send>`, saves the
+//! caller one heap allocation per deferred value (and the worker one free of memory
+//! the caller allocated, which glibc makes expensive across threads). The benches in
+//! `benches/` compare the two; the README quotes the numbers.
+
+use std::mem::MaybeUninit;
+
+/// Machine words of inline storage: enough for a `HashMap` with the default hasher
+/// (48 bytes on 64-bit targets), so every std collection travels without a box.
+pub(crate) const INLINE_WORDS: usize = 6;
+
+type Storage = MaybeUninit<[usize; INLINE_WORDS]>;
+
+/// A value of some `Send + 'static` type whose destructor has not run yet.
+///
+/// Dropping an `Erased` drops the value it holds, exactly once.
+pub(crate) struct Erased {
+    storage: Storage,
+    /// Drops the value held in `storage`. Invariant: `storage` holds a live value of
+    /// the type this function was instantiated for, placed there by [`Erased::new`].
+    drop_value: unsafe fn(*mut Storage),
+}
+
+// SAFETY: an `Erased` is only ever built by `Erased::new` from a `T: Send`, and it
+// exposes no access to the value other than dropping it, so moving it to another
+// thread moves a `Send` value there.
+unsafe impl Send for Erased {}
+
+const fn fits_inline<T>() -> bool {
+    size_of::<T>() <= size_of::<Storage>() && align_of::<T>() <= align_of::<Storage>()
+}
+
+impl Erased {
+    /// Takes ownership of `value`, inline when it fits in [`INLINE_WORDS`] words and is
+    /// at most word-aligned, and in a `Box` otherwise.
+    #[inline]
+    pub(crate) fn new<T: Send + 'static>(value: T) -> Self {
+        let mut storage = Storage::uninit();
+        if fits_inline::<T>() {
+            // SAFETY: (1) `fits_inline` checked that a `T` fits in `storage` and that
+            // `storage`'s alignment satisfies `T`'s, so the write is in bounds and
+            // aligned; (2) `storage` is fresh, so nothing is overwritten.
+            unsafe { storage.as_mut_ptr().cast::<T>().write(value) };
+            Erased {
+                storage,
+                drop_value: drop_inline::<T>,
+            }
+        } else {
+            let boxed = Box::new(value);
+            const { assert!(fits_inline::<Box<()>>()) };
+            // SAFETY: a `Box<T>` of a sized `T` is one pointer, which fits in and is
+            // aligned for `storage` (asserted at compile time just above).
+            unsafe { storage.as_mut_ptr().cast::<Box<T>>().write(boxed) };
+            Erased {
+                storage,
+                drop_value: drop_boxed::<T>,
+            }
+        }
+    }
+}
+
+impl Drop for Erased {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: by the invariant of `drop_value`, `storage` holds the live value it
+        // was built for; `Drop::drop` runs once, so the value is dropped exactly once
+        // and `storage` is not touched again.
+        unsafe { (self.drop_value)(&raw mut self.storage) }
+    }
+}
+
+/// # Safety
+/// `storage` must hold a live `T` written by [`Erased::new`]; it is dead afterwards.
+unsafe fn drop_inline<T>(storage: *mut Storage) {
+    // SAFETY: the caller guarantees a live, aligned `T` at `storage`.
+    unsafe { storage.cast::<T>().drop_in_place() }
+}
+
+/// # Safety
+/// `storage` must hold a live `Box<T>` written by [`Erased::new`]; it is dead afterwards.
+unsafe fn drop_boxed<T>(storage: *mut Storage) {
+    // SAFETY: the caller guarantees a live `Box<T>` at `storage`; reading it out
+    // moves ownership here, and the caller never uses `storage` again.
+    let boxed = unsafe { storage.cast::<Box<T>>().read() };
+    drop(boxed);
+}
+
+/// Runs `hook` when the process exits normally (return from `main`, or
+/// `std::process::exit`), through the C runtime's `atexit`. Returns whether the hook
+/// was registered.
+#[cfg(any(unix, windows))]
+pub(crate) fn at_process_exit(hook: extern "C" fn()) -> bool {
+    unsafe extern "C" {
+        fn atexit(hook: extern "C" fn()) -> std::ffi::c_int;
+    }
+    // SAFETY: `atexit` is the C standard library's, with this exact signature on every
+    // unix and on Windows; `hook` is a plain `extern "C" fn` with no captured state,
+    // valid for the life of the process. `atexit` itself is thread-safe.
+    unsafe { atexit(hook) == 0 }
+}
+
+#[cfg(not(any(unix, windows)))]
+pub(crate) fn at_process_exit(_hook: extern "C" fn()) -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Count(Arc<AtomicUsize>);
+    impl Drop for Count {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn inline_and_boxed_values_drop_exactly_once() {
+        let n = Arc::new(AtomicUsize::new(0));
+        drop(Erased::new(Count(n.clone())));
+        drop(Erased::new([Count(n.clone()), Count(n.clone())]));
+        // Larger than the inline storage: goes through a box.
+        let big: [Count; 8] = std::array::from_fn(|_| Count(n.clone()));
+        drop(Erased::new(big));
+        assert_eq!(n.load(Ordering::SeqCst), 11);
+    }
+
+    #[test]
+    fn over_aligned_values_are_boxed() {
+        #[repr(align(64))]
+        struct Wide(#[allow(dead_code)] Vec<u8>);
+        assert!(!fits_inline::<Wide>());
+        drop(Erased::new(Wide(vec![1, 2, 3])));
+        assert!(fits_inline::<std::collections::HashMap<u64, u64>>());
+        assert!(fits_inline::<()>());
+        drop(Erased::new(()));
+    }
+
+    #[test]
+    fn a_panicking_destructor_unwinds_out_of_drop() {
+        struct Bomb(#[allow(dead_code)] Vec<u8>);
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                panic!("boom");
+            }
+        }
+        let r = std::panic::catch_unwind(|| drop(Erased::new(Bomb(vec![1; 100]))));
+        assert!(r.is_err());
+        let r = std::panic::catch_unwind(|| drop(Erased::new([0u64; 16].map(|_| ()))));
+        assert!(r.is_ok());
+        let r = std::panic::catch_unwind(|| drop(Erased::new(Box::new(Bomb(vec![2; 8])))));
+        assert!(r.is_err());
+    }
+}

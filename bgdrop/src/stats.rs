@@ -1,0 +1,170 @@
+//! What a pool has done: the [`Stats`] snapshot, and the counters behind it.
+
+use crate::FullPolicy;
+use crate::sync::{AtomicU64, AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::fmt;
+
+/// A snapshot of a pool's counters, from [`Bgdrop::stats`](crate::Bgdrop::stats).
+///
+/// Every value handed to a pool is counted exactly once, in `deferred` or in one of the
+/// `inline_*` counters. The counters are read one at a time while the pool keeps
+/// working, so a snapshot taken under load can be a few values out of step; once the
+/// pool is quiet (after [`flush`](crate::Bgdrop::flush) returns and no thread hands it
+/// more values), `deferred == completed` and `pending == 0`.
+///
+/// # Examples
+///
+/// ```
+/// let pool = bgdrop::Bgdrop::new();
+/// pool.drop(vec![vec![0u8; 8]; 1000]);
+/// pool.drop_if_costly(vec![1u8, 2, 3]); // too cheap: dropped here
+/// pool.flush();
+/// let stats = pool.stats();
+/// assert_eq!(stats.deferred, 1);
+/// assert_eq!(stats.completed, 1);
+/// assert_eq!(stats.inline_cheap, 1);
+/// assert_eq!(stats.pending, 0);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Values handed to the workers (queued, being dropped, or already dropped).
+    pub deferred: u64,
+    /// Values dropped on the caller's thread because their
+    /// [`DropCost`](crate::DropCost) was under the threshold, or because dropping them
+    /// runs no destructor at all.
+    pub inline_cheap: u64,
+    /// Values dropped on the caller's thread because the queue was full and the policy
+    /// is [`FullPolicy::DropInline`].
+    pub inline_full: u64,
+    /// Values dropped on the caller's thread because the pool has no worker (none could
+    /// be spawned).
+    pub inline_no_worker: u64,
+    /// Values dropped on the caller's thread because deferring could deadlock: the
+    /// caller is itself a bgdrop worker (a destructor deferring more values), or the
+    /// pool is shutting down.
+    pub inline_reentrant: u64,
+    /// Times a caller waited for room in a full queue under [`FullPolicy::Block`].
+    pub blocked: u64,
+    /// Destructors that finished on a worker, normally or by panicking.
+    pub completed: u64,
+    /// Deferred values not yet dropped: queued, or being dropped right now.
+    pub pending: u64,
+    /// Destructors that panicked on a worker (included in `completed`).
+    pub panicked: u64,
+    /// Worker threads running.
+    pub workers: usize,
+    /// Queue capacity in values (`None` under [`FullPolicy::Grow`]).
+    pub capacity: Option<usize>,
+    /// What happens when the queue is full.
+    pub policy: FullPolicy,
+}
+
+impl Stats {
+    /// Values dropped on the caller's thread, for any reason.
+    #[must_use]
+    pub fn inline(&self) -> u64 {
+        self.inline_cheap + self.inline_full + self.inline_no_worker + self.inline_reentrant
+    }
+
+    /// Every value handed to the pool: `deferred + inline()`.
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        self.deferred + self.inline()
+    }
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "deferred {} (completed {}, pending {}, panicked {}), inline {} (cheap {}, full {}, no worker {}, reentrant {}), blocked {}",
+            self.deferred,
+            self.completed,
+            self.pending,
+            self.panicked,
+            self.inline(),
+            self.inline_cheap,
+            self.inline_full,
+            self.inline_no_worker,
+            self.inline_reentrant,
+            self.blocked,
+        )
+    }
+}
+
+/// Why a value was dropped on the caller's thread (or why a caller waited).
+#[derive(Clone, Copy)]
+pub(crate) enum CallerEvent {
+    Cheap = 0,
+    Full = 1,
+    NoWorker = 2,
+    Reentrant = 3,
+    Blocked = 4,
+}
+
+const EVENTS: usize = 5;
+
+/// Number of per-thread shards; threads beyond this share one more, contended shard.
+const SHARDS: usize = 32;
+
+/// One thread's counters, on a cache line of its own.
+#[repr(align(128))]
+#[derive(Default)]
+struct Shard([AtomicU64; EVENTS]);
+
+/// Counters bumped on the callers' threads.
+///
+/// Each of the first [`SHARDS`] threads that touches any pool owns one shard for the
+/// life of the process, and bumps its own counters with a plain load and store (no
+/// read-modify-write, no cache line shared with another thread). Later threads share
+/// the last shard and use `fetch_add`.
+pub(crate) struct CallerCounters {
+    shards: Box<[Shard]>,
+}
+
+/// Which shard this thread owns: `0` means not yet assigned, otherwise index + 1.
+fn thread_shard() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    std::thread_local! {
+        static SHARD: Cell<usize> = const { Cell::new(0) };
+    }
+    SHARD.with(|s| {
+        let v = s.get();
+        if v != 0 {
+            return v - 1;
+        }
+        let idx = NEXT.fetch_add(1, Ordering::Relaxed).min(SHARDS);
+        s.set(idx + 1);
+        idx
+    })
+}
+
+impl CallerCounters {
+    pub(crate) fn new() -> Self {
+        CallerCounters {
+            shards: (0..=SHARDS).map(|_| Shard::default()).collect(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn bump(&self, event: CallerEvent) {
+        let idx = thread_shard();
+        let c = &self.shards[idx].0[event as usize];
+        if idx < SHARDS {
+            // Only this thread ever writes this shard: a load and a store cannot lose
+            // an update, and readers see either the old or the new value.
+            c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        } else {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn sum(&self, event: CallerEvent) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.0[event as usize].load(Ordering::Relaxed))
+            .sum()
+    }
+}

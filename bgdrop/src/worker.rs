@@ -1,0 +1,516 @@
+//! The worker side of a pool: the state workers share with callers, the worker loop,
+//! its idle back-off, and the flush barrier.
+
+use crate::raw::Erased;
+use crate::stats::CallerCounters;
+use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering};
+use crate::{BuildError, FullPolicy};
+use crossbeam_channel::{Receiver, TryRecvError};
+use std::any::Any;
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
+
+/// One entry of a pool's queue.
+pub(crate) enum Msg {
+    /// A value to drop.
+    Value(Erased),
+    /// One of the tokens of a [`FlushBarrier`]; every worker takes at most one.
+    Flush(Arc<FlushBarrier>),
+}
+
+std::thread_local! {
+    /// The address of the [`Shared`] state of the pool whose worker this thread is, or 0.
+    /// Const-initialised with no destructor, so it is readable even while the thread's
+    /// other thread-locals are being destroyed.
+    static WORKER_OF: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether the current thread is a worker of any bgdrop pool.
+#[inline]
+pub(crate) fn on_any_worker() -> bool {
+    WORKER_OF.with(Cell::get) != 0
+}
+
+/// How a worker waits when the queue is empty.
+///
+/// Callers never wake a worker on the hot path (a futex wake costs the caller
+/// microseconds). Instead an idle worker spins briefly, then yields, then sleeps in
+/// growing steps up to [`WARM_SLEEP_MAX`] while it has had work within
+/// [`WARM_WINDOW`]; after that it is cold and sleeps [`COLD_SLEEP`] at a time (worker 0)
+/// or until woken (the others, which worker 0 wakes when it finds a backlog). Callers
+/// wake workers only when the queue is full, on `flush`, and at shutdown.
+pub(crate) const WARM_SLEEP_MAX: Duration = Duration::from_millis(1);
+/// See [`WARM_SLEEP_MAX`].
+pub(crate) const WARM_WINDOW: Duration = Duration::from_secs(1);
+/// See [`WARM_SLEEP_MAX`].
+pub(crate) const COLD_SLEEP: Duration = Duration::from_millis(50);
+const FIRST_SLEEP: Duration = Duration::from_micros(50);
+const SPIN_ROUNDS: u32 = 10;
+const YIELD_ROUNDS: u32 = 20;
+
+/// State shared by a pool's handles and its workers.
+pub(crate) struct Shared {
+    pub(crate) rx: Receiver<Msg>,
+    pub(crate) policy: FullPolicy,
+    pub(crate) capacity: Option<usize>,
+    pub(crate) threshold: usize,
+    /// Set when the pool stops accepting values (last handle dropped, process exit).
+    pub(crate) closing: AtomicBool,
+    /// Worker threads currently inside their loop.
+    running: Mutex<usize>,
+    running_changed: Condvar,
+    /// Worker `Thread`s, for waking them.
+    threads: Mutex<Vec<Thread>>,
+    /// Workers that were spawned (fixed once the pool is built).
+    pub(crate) workers: AtomicUsize,
+    /// Values taken off the queue by a worker (or by a thread helping to drain).
+    taken: AtomicU64,
+    /// Destructors finished (normally or by panicking).
+    completed: AtomicU64,
+    panicked: AtomicU64,
+    pub(crate) counters: CallerCounters,
+    /// Serialises flushes so that each flush's tokens sit together in the queue.
+    flush_lock: Mutex<()>,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        rx: Receiver<Msg>,
+        policy: FullPolicy,
+        capacity: Option<usize>,
+        threshold: usize,
+    ) -> Self {
+        Shared {
+            rx,
+            policy,
+            capacity,
+            threshold,
+            closing: AtomicBool::new(false),
+            running: Mutex::new(0),
+            running_changed: Condvar::new(),
+            threads: Mutex::new(Vec::new()),
+            workers: AtomicUsize::new(0),
+            taken: AtomicU64::new(0),
+            completed: AtomicU64::new(0),
+            panicked: AtomicU64::new(0),
+            counters: CallerCounters::new(),
+            flush_lock: Mutex::new(()),
+        }
+    }
+
+    fn id(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
+    /// Whether the current thread is one of this pool's workers.
+    pub(crate) fn on_own_worker(&self) -> bool {
+        WORKER_OF.with(Cell::get) == self.id()
+    }
+
+    pub(crate) fn completed(&self) -> u64 {
+        self.completed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn taken(&self) -> u64 {
+        self.taken.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn panicked(&self) -> u64 {
+        self.panicked.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn running(&self) -> usize {
+        *lock(&self.running)
+    }
+
+    /// Wakes every worker that is asleep (cheap for those that are not).
+    pub(crate) fn wake_all(&self) {
+        for t in lock(&self.threads).iter() {
+            t.unpark();
+        }
+    }
+
+    fn wake_others(&self) {
+        let me = thread::current().id();
+        for t in lock(&self.threads).iter().filter(|t| t.id() != me) {
+            t.unpark();
+        }
+    }
+
+    /// Stops accepting values: from now on every value is dropped by its caller.
+    pub(crate) fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        self.wake_all();
+    }
+
+    /// Waits until every worker other than the current thread has left its loop.
+    pub(crate) fn wait_for_workers_to_exit(&self) {
+        let me = usize::from(self.on_own_worker());
+        let mut running = lock(&self.running);
+        while *running > me {
+            running = self
+                .running_changed
+                .wait(running)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    /// Drops one value taken off the queue, counting it; a panic is caught and counted.
+    fn run_one(&self, value: Erased) {
+        self.taken.fetch_add(1, Ordering::AcqRel);
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+            self.panicked.fetch_add(1, Ordering::Relaxed);
+            drop_panic_payload(payload);
+        }
+        self.completed.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Takes values off the queue and drops them on the current thread, until the
+    /// queue is empty and no worker is inside a destructor, or until `deadline`.
+    /// Returns whether everything was drained. Used at process exit and by `flush`
+    /// once the pool is closing, when workers may already have left.
+    pub(crate) fn drain_here(&self, deadline: Option<Instant>) -> bool {
+        // A worker draining from inside a destructor is itself one value in progress.
+        let own = u64::from(self.on_own_worker());
+        loop {
+            while let Ok(msg) = self.rx.try_recv() {
+                match msg {
+                    Msg::Value(v) => self.run_one(v),
+                    Msg::Flush(barrier) => barrier.arrive(),
+                }
+            }
+            let in_progress = self.taken().saturating_sub(self.completed());
+            if in_progress <= own && self.rx.is_empty() {
+                return true;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
+            }
+            thread::sleep(Duration::from_micros(100));
+        }
+    }
+
+    /// Blocks until every value queued before the call has been dropped, or until
+    /// `deadline`. See [`Bgdrop::flush`](crate::Bgdrop::flush).
+    pub(crate) fn flush(&self, tx: &crossbeam_channel::Sender<Msg>, deadline: Option<Instant>) -> bool {
+        if on_any_worker() {
+            // Waiting for the pool's workers from one of them could wait for itself.
+            return false;
+        }
+        if self.closing.load(Ordering::SeqCst) {
+            return self.drain_here(deadline);
+        }
+        let workers = self.workers.load(Ordering::Acquire);
+        if workers == 0 {
+            // Without a worker nothing was ever queued.
+            return true;
+        }
+        let barrier = Arc::new(FlushBarrier::new(workers));
+        {
+            let _order = lock(&self.flush_lock);
+            for sent in 0..workers {
+                let token = Msg::Flush(Arc::clone(&barrier));
+                let ok = match deadline {
+                    None => tx.send(token).is_ok(),
+                    Some(d) => {
+                        self.wake_all();
+                        tx.send_deadline(token, d).is_ok()
+                    }
+                };
+                if !ok {
+                    // Tokens already queued are skipped by the workers that take them.
+                    barrier.abandon();
+                    let _ = sent;
+                    return false;
+                }
+            }
+        }
+        self.wake_all();
+        barrier.wait(deadline)
+    }
+}
+
+/// Drops a panic payload; a payload whose own destructor panics is dropped in turn,
+/// a few levels deep, then leaked rather than allowed to unwind out of the worker.
+fn drop_panic_payload(mut payload: Box<dyn Any + Send>) {
+    for _ in 0..4 {
+        match catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            Ok(()) => return,
+            Err(next) => payload = next,
+        }
+    }
+    std::mem::forget(payload);
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> crate::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A rendezvous that proves every worker has finished what it took before a flush.
+///
+/// `flush` queues one token per worker, back to back. A worker that takes a token
+/// waits at the barrier, so it cannot take a second one; the barrier opens when every
+/// token is taken, which means every worker has finished the value it was dropping and
+/// every value queued before the tokens has been taken (the queue is FIFO). A flusher
+/// that times out abandons the barrier, which releases the workers waiting at it.
+pub(crate) struct FlushBarrier {
+    state: Mutex<BarrierState>,
+    opened: Condvar,
+}
+
+struct BarrierState {
+    remaining: usize,
+    abandoned: bool,
+}
+
+impl FlushBarrier {
+    pub(crate) fn new(tokens: usize) -> Self {
+        FlushBarrier {
+            state: Mutex::new(BarrierState {
+                remaining: tokens,
+                abandoned: false,
+            }),
+            opened: Condvar::new(),
+        }
+    }
+
+    /// A worker took a token: count it and wait until the barrier opens.
+    pub(crate) fn arrive_and_wait(&self) {
+        let mut s = lock(&self.state);
+        if s.abandoned {
+            return;
+        }
+        s.remaining -= 1;
+        if s.remaining == 0 {
+            self.opened.notify_all();
+            return;
+        }
+        while s.remaining > 0 && !s.abandoned {
+            s = self
+                .opened
+                .wait(s)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    /// A thread that is not waiting took a token (draining at exit).
+    pub(crate) fn arrive(&self) {
+        let mut s = lock(&self.state);
+        s.remaining = s.remaining.saturating_sub(1);
+        if s.remaining == 0 {
+            self.opened.notify_all();
+        }
+    }
+
+    pub(crate) fn abandon(&self) {
+        lock(&self.state).abandoned = true;
+        self.opened.notify_all();
+    }
+
+    /// The flusher waits for the barrier to open; on timeout it abandons it.
+    pub(crate) fn wait(&self, deadline: Option<Instant>) -> bool {
+        let mut s = lock(&self.state);
+        while s.remaining > 0 {
+            match deadline {
+                None => {
+                    s = self
+                        .opened
+                        .wait(s)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        s.abandoned = true;
+                        drop(s);
+                        self.opened.notify_all();
+                        return false;
+                    }
+                    s = self
+                        .opened
+                        .wait_timeout(s, d - now)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// What a spawn handler gets: one worker thread to start.
+///
+/// Returned to the function given to
+/// [`Builder::spawn_handler`](crate::Builder::spawn_handler), which must call
+/// [`run`](WorkerThread::run) on a new thread (and should give it
+/// [`name`](WorkerThread::name) and [`stack_size`](WorkerThread::stack_size)).
+pub struct WorkerThread {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) index: usize,
+    pub(crate) name: String,
+    pub(crate) stack_size: Option<usize>,
+}
+
+impl std::fmt::Debug for WorkerThread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerThread")
+            .field("index", &self.index)
+            .field("name", &self.name)
+            .field("stack_size", &self.stack_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WorkerThread {
+    /// The worker's index in its pool, from 0.
+    #[must_use]
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The thread name configured with [`Builder::thread_name`](crate::Builder::thread_name),
+    /// followed by `-` and the index.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The stack size configured with [`Builder::stack_size`](crate::Builder::stack_size).
+    #[must_use]
+    pub fn stack_size(&self) -> Option<usize> {
+        self.stack_size
+    }
+
+    /// Runs the worker loop on the current thread until its pool shuts down.
+    pub fn run(self) {
+        let WorkerThread { shared, index, .. } = self;
+        WORKER_OF.with(|w| w.set(shared.id()));
+        lock(&shared.threads).push(thread::current());
+        worker_loop(&shared, index);
+        let mut running = lock(&shared.running);
+        *running -= 1;
+        shared.running_changed.notify_all();
+        drop(running);
+        WORKER_OF.with(|w| w.set(0));
+    }
+}
+
+pub(crate) fn default_spawn(worker: WorkerThread) -> std::io::Result<()> {
+    let mut b = thread::Builder::new().name(worker.name.clone());
+    if let Some(size) = worker.stack_size {
+        b = b.stack_size(size);
+    }
+    b.spawn(move || worker.run()).map(drop)
+}
+
+/// Spawns `threads` workers through `spawn`; returns how many started, or the error of
+/// the first spawn when none did.
+pub(crate) fn spawn_workers(
+    shared: &Arc<Shared>,
+    threads: usize,
+    name: &str,
+    stack_size: Option<usize>,
+    spawn: &mut dyn FnMut(WorkerThread) -> std::io::Result<()>,
+) -> Result<usize, BuildError> {
+    let mut started = 0;
+    let mut first_error = None;
+    for index in 0..threads {
+        // Count the worker as running before it starts, so a shutdown that races the
+        // thread's start still waits for it.
+        *lock(&shared.running) += 1;
+        let worker = WorkerThread {
+            shared: Arc::clone(shared),
+            index,
+            name: format!("{name}-{index}"),
+            stack_size,
+        };
+        match spawn(worker) {
+            Ok(()) => started += 1,
+            Err(e) => {
+                *lock(&shared.running) -= 1;
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    shared.workers.store(started, Ordering::Release);
+    match first_error {
+        Some(e) if started == 0 => Err(BuildError::Spawn(e)),
+        _ => Ok(started),
+    }
+}
+
+fn worker_loop(shared: &Shared, index: usize) {
+    let mut idle = Idle::default();
+    loop {
+        match shared.rx.try_recv() {
+            Ok(Msg::Value(v)) => {
+                if idle.slept && shared.rx.len() > 1 {
+                    // Other workers may be asleep with no timeout: share the backlog.
+                    shared.wake_others();
+                }
+                idle.reset();
+                shared.run_one(v);
+            }
+            Ok(Msg::Flush(barrier)) => {
+                idle.reset();
+                barrier.arrive_and_wait();
+            }
+            Err(TryRecvError::Empty) => {
+                if shared.closing.load(Ordering::SeqCst) {
+                    if shared.rx.is_empty() {
+                        return;
+                    }
+                    continue;
+                }
+                idle.wait(index);
+            }
+            Err(TryRecvError::Disconnected) => return,
+        }
+    }
+}
+
+/// A worker's idle back-off (see [`WARM_SLEEP_MAX`]).
+#[derive(Default)]
+struct Idle {
+    empty_polls: u32,
+    since: Option<Instant>,
+    sleep: Duration,
+    slept: bool,
+}
+
+impl Idle {
+    fn reset(&mut self) {
+        self.empty_polls = 0;
+        self.since = None;
+        self.sleep = Duration::ZERO;
+        self.slept = false;
+    }
+
+    fn wait(&mut self, index: usize) {
+        self.empty_polls += 1;
+        if self.empty_polls <= SPIN_ROUNDS {
+            for _ in 0..(1u32 << self.empty_polls.min(6)) {
+                std::hint::spin_loop();
+            }
+            return;
+        }
+        if self.empty_polls <= SPIN_ROUNDS + YIELD_ROUNDS {
+            thread::yield_now();
+            return;
+        }
+        let now = Instant::now();
+        let since = *self.since.get_or_insert(now);
+        self.slept = true;
+        if now.duration_since(since) < WARM_WINDOW {
+            self.sleep = (self.sleep * 2).clamp(FIRST_SLEEP, WARM_SLEEP_MAX);
+            thread::park_timeout(self.sleep);
+        } else if index == 0 {
+            thread::park_timeout(COLD_SLEEP);
+        } else {
+            thread::park();
+        }
+    }
+}
