@@ -1,0 +1,3 @@
+//! Benchmark scaffold; the measurements land in the next commits.
+
+fn main() {}
