@@ -244,6 +244,25 @@ impl Builder {
         }
     }
 
+    /// Builds the pool, or, if not a single worker thread can be spawned, a pool that
+    /// drops every value on the caller's thread (counted in
+    /// [`Stats::inline_no_worker`]). Never fails; [`Bgdrop::new`] and
+    /// [`Bgdrop::with_threads`] use it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = bgdrop::Bgdrop::builder()
+    ///     .spawn_handler(|_| Err(std::io::Error::other("no threads here")))
+    ///     .build_or_inline();
+    /// pool.drop(vec![String::new(); 100]); // dropped right here
+    /// assert_eq!(pool.stats().inline_no_worker, 1);
+    /// ```
+    #[must_use]
+    pub fn build_or_inline(self) -> Bgdrop {
+        self.build_degraded().0
+    }
+
     /// Builds the pool; if no worker can be spawned, returns a pool that drops
     /// everything inline, with the error.
     pub(crate) fn build_degraded(mut self) -> (Bgdrop, Option<BuildError>) {
@@ -374,7 +393,7 @@ impl Bgdrop {
     /// ```
     #[must_use]
     pub fn new() -> Self {
-        Bgdrop::builder().build_degraded().0
+        Bgdrop::builder().build_or_inline()
     }
 
     /// A pool with `threads` worker threads (at least one) and the default settings.
@@ -390,7 +409,7 @@ impl Bgdrop {
     /// ```
     #[must_use]
     pub fn with_threads(threads: usize) -> Self {
-        Bgdrop::builder().threads(threads).build_degraded().0
+        Bgdrop::builder().threads(threads).build_or_inline()
     }
 
     /// A [`Builder`] with the default settings: one worker, a queue of
@@ -430,7 +449,7 @@ impl Bgdrop {
             drop(value);
             return;
         }
-        if worker::on_any_worker() || shared.closing.load(Ordering::Relaxed) {
+        if !worker::thread_may_defer() || shared.closing.load(Ordering::Relaxed) {
             shared.counters.bump(CallerEvent::Reentrant);
             drop(value);
             return;
@@ -584,7 +603,7 @@ impl Bgdrop {
     pub(crate) fn may_defer(&self) -> bool {
         let shared = &*self.inner.shared;
         shared.workers.load(Ordering::Relaxed) != 0
-            && !worker::on_any_worker()
+            && worker::thread_may_defer()
             && !shared.closing.load(Ordering::Relaxed)
     }
 

@@ -41,9 +41,10 @@ pub struct Stats {
     /// Values dropped on the caller's thread because the pool has no worker (none could
     /// be spawned).
     pub inline_no_worker: u64,
-    /// Values dropped on the caller's thread because deferring could deadlock: the
-    /// caller is itself a bgdrop worker (a destructor deferring more values), or the
-    /// pool is shutting down.
+    /// Values dropped on the caller's thread because waiting for a worker could
+    /// deadlock: the caller is itself a bgdrop worker (a destructor deferring more
+    /// values), the caller's thread is exiting (a thread-local destructor), or the pool
+    /// is shutting down.
     pub inline_reentrant: u64,
     /// Times a caller waited for room in a full queue under [`FullPolicy::Block`].
     pub blocked: u64,

@@ -21,17 +21,64 @@ pub(crate) enum Msg {
     Flush(Arc<FlushBarrier>),
 }
 
+/// What the current thread is, for the hand-off: see [`thread_may_defer`].
+const ROLE_NEW: usize = 0;
+const ROLE_ORDINARY: usize = 1;
+const ROLE_EXITING: usize = 2;
+// Any other value: the address of the `Shared` state of the pool this thread works for.
+
 std::thread_local! {
-    /// The address of the [`Shared`] state of the pool whose worker this thread is, or 0.
-    /// Const-initialised with no destructor, so it is readable even while the thread's
-    /// other thread-locals are being destroyed.
-    static WORKER_OF: Cell<usize> = const { Cell::new(0) };
+    /// The current thread's role. Const-initialised with no destructor, so it stays
+    /// readable while the thread's other thread-locals are destroyed.
+    static ROLE: Cell<usize> = const { Cell::new(ROLE_NEW) };
+    /// Registered on a thread's first hand-off; its destructor marks the thread as
+    /// exiting, so that values handed over from thread-local destructors that run
+    /// after it are dropped inline.
+    static EXIT_GUARD: ExitGuard = const { ExitGuard };
+}
+
+struct ExitGuard;
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        ROLE.with(|r| {
+            if r.get() == ROLE_ORDINARY {
+                r.set(ROLE_EXITING);
+            }
+        });
+    }
+}
+
+/// Whether the current thread may hand a value to a pool: not a worker (deferring from
+/// a destructor running on a worker could wait for that very worker) and not exiting
+/// (thread-local destructors run when nothing should wait any more).
+#[inline]
+pub(crate) fn thread_may_defer() -> bool {
+    match ROLE.with(Cell::get) {
+        ROLE_ORDINARY => true,
+        ROLE_NEW => register_thread(),
+        _ => false,
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn register_thread() -> bool {
+    // Touching the guard registers its destructor. If thread-locals are already being
+    // destroyed the access fails: the thread is exiting.
+    if EXIT_GUARD.try_with(|_| ()).is_ok() {
+        ROLE.with(|r| r.set(ROLE_ORDINARY));
+        true
+    } else {
+        ROLE.with(|r| r.set(ROLE_EXITING));
+        false
+    }
 }
 
 /// Whether the current thread is a worker of any bgdrop pool.
 #[inline]
 pub(crate) fn on_any_worker() -> bool {
-    WORKER_OF.with(Cell::get) != 0
+    ROLE.with(Cell::get) > ROLE_EXITING
 }
 
 /// How a worker waits when the queue is empty.
@@ -107,7 +154,7 @@ impl Shared {
 
     /// Whether the current thread is one of this pool's workers.
     pub(crate) fn on_own_worker(&self) -> bool {
-        WORKER_OF.with(Cell::get) == self.id()
+        ROLE.with(Cell::get) == self.id()
     }
 
     pub(crate) fn completed(&self) -> u64 {
@@ -387,14 +434,15 @@ impl WorkerThread {
     /// Runs the worker loop on the current thread until its pool shuts down.
     pub fn run(self) {
         let WorkerThread { shared, index, .. } = self;
-        WORKER_OF.with(|w| w.set(shared.id()));
+        // The thread stays marked as a worker after the loop: anything it drops from
+        // then on (its thread-locals included) is dropped inline.
+        ROLE.with(|r| r.set(shared.id()));
         lock(&shared.threads).push(thread::current());
         worker_loop(&shared, index);
         let mut running = lock(&shared.running);
         *running -= 1;
         shared.running_changed.notify_all();
         drop(running);
-        WORKER_OF.with(|w| w.set(0));
     }
 }
 

@@ -1,0 +1,84 @@
+//! Memory stays bounded when a producer outruns the workers.
+
+use bgdrop::{Bgdrop, DEFAULT_CAPACITY, FullPolicy};
+use bgdrop_suite::{Counter, Token};
+use std::sync::mpsc;
+
+const VALUES: usize = if cfg!(miri) { 2_000 } else { 100_000 };
+
+/// Blocks its worker until released.
+struct Gate(mpsc::Receiver<()>);
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        let _ = self.0.recv();
+    }
+}
+
+/// A value holding 1 KiB, so that an unbounded queue would visibly hold memory.
+struct Chunk(#[allow(dead_code)] Vec<u8>, #[allow(dead_code)] Token);
+
+#[test]
+fn with_the_defaults_a_stuck_worker_holds_at_most_a_queue_of_values() {
+    let pool = Bgdrop::new();
+    let counter = Counter::new();
+    let (release, gate) = mpsc::channel();
+    pool.drop(Gate(gate));
+    let mut peak = 0;
+    for _ in 0..VALUES {
+        pool.drop(Chunk(vec![1; 1024], counter.token()));
+        peak = peak.max(pool.stats().pending);
+    }
+    let stats = pool.stats();
+    assert_eq!(stats.policy, FullPolicy::DropInline);
+    assert_eq!(stats.capacity, Some(DEFAULT_CAPACITY));
+    // The gate is being dropped, the queue is full, everything else was dropped here.
+    assert!(peak <= DEFAULT_CAPACITY as u64 + 1, "peak {peak}");
+    assert_eq!(stats.inline_full, (VALUES - DEFAULT_CAPACITY) as u64, "{stats}");
+    assert_eq!(counter.get(), VALUES - DEFAULT_CAPACITY);
+    release.send(()).unwrap();
+    pool.flush();
+    assert_eq!(counter.get(), VALUES);
+    assert_eq!(pool.stats().total(), VALUES as u64 + 1);
+}
+
+#[test]
+fn the_blocking_policy_bounds_memory_without_dropping_inline() {
+    let capacity = 64;
+    let pool = Bgdrop::builder()
+        .capacity(capacity)
+        .when_full(FullPolicy::Block)
+        .build()
+        .unwrap();
+    let counter = Counter::new();
+    let mut peak = 0;
+    for _ in 0..VALUES / 10 {
+        pool.drop(Chunk(vec![1; 1024], counter.token()));
+        peak = peak.max(pool.stats().pending);
+    }
+    pool.flush();
+    let stats = pool.stats();
+    assert!(peak <= capacity as u64 + 1, "peak {peak}");
+    assert_eq!(stats.deferred, (VALUES / 10) as u64);
+    assert_eq!(stats.inline(), 0);
+    assert_eq!(counter.get(), VALUES / 10);
+}
+
+#[test]
+fn the_growing_policy_is_unbounded_and_says_so() {
+    let pool = Bgdrop::builder().when_full(FullPolicy::Grow).build().unwrap();
+    let counter = Counter::new();
+    let (release, gate) = mpsc::channel();
+    pool.drop(Gate(gate));
+    for _ in 0..5 * DEFAULT_CAPACITY {
+        pool.drop(counter.token());
+    }
+    let stats = pool.stats();
+    assert_eq!(stats.policy, FullPolicy::Grow);
+    assert_eq!(stats.capacity, None);
+    assert_eq!(stats.pending, 5 * DEFAULT_CAPACITY as u64 + 1);
+    assert_eq!(stats.inline(), 0);
+    release.send(()).unwrap();
+    pool.flush();
+    assert_eq!(counter.get(), 5 * DEFAULT_CAPACITY);
+}
