@@ -51,7 +51,7 @@ fn flush_waits_for_the_value_a_worker_is_dropping() {
     let (started_tx, started_rx) = mpsc::channel();
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let log = DropLog::new();
-    struct Slow(mpsc::Sender<()>, mpsc::Receiver<()>, bgdrop_suite::Witness);
+    struct Slow(mpsc::Sender<()>, mpsc::Receiver<()>, bgdrop_suite::witness::Witness);
     impl Drop for Slow {
         fn drop(&mut self) {
             self.0.send(()).unwrap();

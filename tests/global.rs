@@ -26,7 +26,7 @@ fn defer_drops_on_a_worker() {
 }
 
 /// A value with a chosen drop cost.
-struct Priced(usize, #[allow(dead_code)] bgdrop_suite::Witness);
+struct Priced(usize, #[allow(dead_code)] bgdrop_suite::witness::Witness);
 
 impl DropCost for Priced {
     fn drop_cost(&self) -> usize {

@@ -1,7 +1,8 @@
 //! Where values are dropped: deferred values on a worker, cheap ones on the caller.
 
 use bgdrop::{Bgdrop, DropCost, FullPolicy};
-use bgdrop_suite::{DropLog, Witness};
+use bgdrop_suite::DropLog;
+use bgdrop_suite::witness::Witness;
 use std::thread;
 
 #[test]

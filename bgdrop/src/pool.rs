@@ -271,7 +271,13 @@ impl Builder {
             _ => crossbeam_channel::bounded(self.capacity),
         };
         let capacity = (self.policy != FullPolicy::Grow).then_some(self.capacity);
-        let shared = Arc::new(Shared::new(rx, self.policy, capacity, self.threshold));
+        let shared = Arc::new(Shared::new(
+            rx,
+            self.policy,
+            capacity,
+            self.threshold,
+            self.threads,
+        ));
         let mut spawn = self.spawn.take();
         let handler: &mut dyn FnMut(WorkerThread) -> std::io::Result<()> = match spawn.as_mut() {
             Some(h) => h,
@@ -574,11 +580,9 @@ impl Bgdrop {
     #[must_use]
     pub fn stats(&self) -> Stats {
         let s = &*self.inner.shared;
-        let completed = s.completed();
+        let (completed, in_progress) = s.progress();
         let panicked = s.panicked();
-        let taken = s.taken();
         let queued = s.rx.len() as u64;
-        let in_progress = taken.saturating_sub(completed);
         // Flush tokens are in the queue too, briefly; they are not values.
         let pending = queued + in_progress;
         Stats {

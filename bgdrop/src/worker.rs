@@ -98,6 +98,29 @@ const FIRST_SLEEP: Duration = Duration::from_micros(50);
 const SPIN_ROUNDS: u32 = 10;
 const YIELD_ROUNDS: u32 = 20;
 
+/// A value on cache lines of its own (128 bytes: adjacent-line prefetching pairs
+/// 64-byte lines on x86).
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// What one worker has done. Only its worker writes it, with plain stores (no
+/// read-modify-write), except the helpers' entry, which uses `fetch_add`.
+#[derive(Default)]
+struct Progress {
+    /// Destructors finished (normally or by panicking).
+    completed: AtomicU64,
+    /// Destructors running right now.
+    dropping: AtomicU64,
+}
+
 /// State shared by a pool's handles and its workers.
 pub(crate) struct Shared {
     pub(crate) rx: Receiver<Msg>,
@@ -105,18 +128,18 @@ pub(crate) struct Shared {
     pub(crate) capacity: Option<usize>,
     pub(crate) threshold: usize,
     /// Set when the pool stops accepting values (last handle dropped, process exit).
-    pub(crate) closing: AtomicBool,
+    /// Read by every hand-off: on a cache line that workers never write.
+    pub(crate) closing: Padded<AtomicBool>,
     /// Worker threads currently inside their loop.
     running: Mutex<usize>,
     running_changed: Condvar,
     /// Worker `Thread`s, for waking them.
     threads: Mutex<Vec<Thread>>,
     /// Workers that were spawned (fixed once the pool is built).
-    pub(crate) workers: AtomicUsize,
-    /// Values taken off the queue by a worker (or by a thread helping to drain).
-    taken: AtomicU64,
-    /// Destructors finished (normally or by panicking).
-    completed: AtomicU64,
+    pub(crate) workers: Padded<AtomicUsize>,
+    /// Per-worker progress, one cache line each, written only by its worker; the last
+    /// one is shared by threads that help to drain (process exit, shutdown).
+    progress: Box<[Padded<Progress>]>,
     panicked: AtomicU64,
     pub(crate) counters: CallerCounters,
     /// Serialises flushes so that each flush's tokens sit together in the queue.
@@ -129,19 +152,19 @@ impl Shared {
         policy: FullPolicy,
         capacity: Option<usize>,
         threshold: usize,
+        threads: usize,
     ) -> Self {
         Shared {
             rx,
             policy,
             capacity,
             threshold,
-            closing: AtomicBool::new(false),
+            closing: Padded(AtomicBool::new(false)),
             running: Mutex::new(0),
             running_changed: Condvar::new(),
             threads: Mutex::new(Vec::new()),
-            workers: AtomicUsize::new(0),
-            taken: AtomicU64::new(0),
-            completed: AtomicU64::new(0),
+            workers: Padded(AtomicUsize::new(0)),
+            progress: (0..=threads).map(|_| Padded(Progress::default())).collect(),
             panicked: AtomicU64::new(0),
             counters: CallerCounters::new(),
             flush_lock: Mutex::new(()),
@@ -157,12 +180,14 @@ impl Shared {
         ROLE.with(Cell::get) == self.id()
     }
 
-    pub(crate) fn completed(&self) -> u64 {
-        self.completed.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn taken(&self) -> u64 {
-        self.taken.load(Ordering::Acquire)
+    /// Destructors finished on workers (or by helpers), and destructors running now.
+    pub(crate) fn progress(&self) -> (u64, u64) {
+        self.progress.iter().fold((0, 0), |(c, d), p| {
+            (
+                c + p.completed.load(Ordering::Acquire),
+                d + p.dropping.load(Ordering::Acquire),
+            )
+        })
     }
 
     pub(crate) fn panicked(&self) -> u64 {
@@ -205,38 +230,68 @@ impl Shared {
         }
     }
 
-    /// Drops one value taken off the queue, counting it; a panic is caught and counted.
-    fn run_one(&self, value: Erased) {
-        self.taken.fetch_add(1, Ordering::AcqRel);
+    /// Drops one value taken off the queue by worker `index`, counting it; a panic is
+    /// caught and counted.
+    fn run_on_worker(&self, index: usize, value: Erased) {
+        let p = &self.progress[index];
+        p.dropping.store(1, Ordering::Release);
+        self.run_destructor(value);
+        // Only this worker writes its entry: a load and a store cannot lose a count.
+        p.completed
+            .store(p.completed.load(Ordering::Relaxed) + 1, Ordering::Release);
+        p.dropping.store(0, Ordering::Release);
+    }
+
+    /// Drops one value taken off the queue by a thread that is not a worker.
+    fn run_on_helper(&self, value: Erased) {
+        let p = self.progress.last().expect("a helpers' entry");
+        p.dropping.fetch_add(1, Ordering::AcqRel);
+        self.run_destructor(value);
+        p.completed.fetch_add(1, Ordering::AcqRel);
+        p.dropping.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    fn run_destructor(&self, value: Erased) {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
             self.panicked.fetch_add(1, Ordering::Relaxed);
             drop_panic_payload(payload);
         }
-        self.completed.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Takes values off the queue and drops them on the current thread, until the
-    /// queue is empty and no worker is inside a destructor, or until `deadline`.
-    /// Returns whether everything was drained. Used at process exit and by `flush`
-    /// once the pool is closing, when workers may already have left.
+    /// For a closing pool: takes values off the queue and drops them on the current
+    /// thread, alongside the workers, until the queue is empty and every worker has
+    /// left its loop (workers leave only between values, once the queue is empty), or
+    /// until `deadline`. Returns whether everything was drained. Used at process exit,
+    /// at shutdown, and by `flush` once the pool is closing.
     pub(crate) fn drain_here(&self, deadline: Option<Instant>) -> bool {
-        // A worker draining from inside a destructor is itself one value in progress.
-        let own = u64::from(self.on_own_worker());
+        debug_assert!(self.closing.load(Ordering::SeqCst));
+        // A worker draining from inside a destructor stays in its loop meanwhile.
+        let own = usize::from(self.on_own_worker());
         loop {
             while let Ok(msg) = self.rx.try_recv() {
                 match msg {
-                    Msg::Value(v) => self.run_one(v),
+                    Msg::Value(v) => self.run_on_helper(v),
                     Msg::Flush(barrier) => barrier.arrive(),
                 }
             }
-            let in_progress = self.taken().saturating_sub(self.completed());
-            if in_progress <= own && self.rx.is_empty() {
+            let running = lock(&self.running);
+            if *running <= own && self.rx.is_empty() {
                 return true;
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return false;
-            }
-            thread::sleep(Duration::from_micros(100));
+            let wait = match deadline {
+                None => Duration::from_millis(1),
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left.min(Duration::from_millis(1)),
+                    _ => return false,
+                },
+            };
+            // Woken when a worker leaves; the short timeout catches values that a
+            // racing caller queued after the queue looked empty.
+            drop(
+                self.running_changed
+                    .wait_timeout(running, wait)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
         }
     }
 
@@ -500,7 +555,7 @@ fn worker_loop(shared: &Shared, index: usize) {
                     shared.wake_others();
                 }
                 idle.reset();
-                shared.run_one(v);
+                shared.run_on_worker(index, v);
             }
             Ok(Msg::Flush(barrier)) => {
                 idle.reset();
