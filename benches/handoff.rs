@@ -1,3 +1,157 @@
-//! Benchmark scaffold; the measurements land in the next commits.
+//! Per-value hand-off cost, every contender in one criterion group (issue 4, items 3
+//! and 7). Means with confidence intervals; criterion's `iter_batched` builds the
+//! values outside the timed region.
+//!
+//! ```text
+//! cargo bench --bench handoff                       # glibc malloc
+//! cargo bench --bench handoff --features mimalloc   # mimalloc
+//! ```
+//!
+//! - `tiny/*`: one 16-byte `Vec<u8>` (cost 1, under the default threshold) per
+//!   iteration, millions per sample: through the threshold API (`drop_if_costly`,
+//!   `defer_if_costly`), and forced (`drop`, `Deferred` and the peers). A forced
+//!   stream of tiny values outruns any worker, so the bounded pool drops part of
+//!   them inline once its queue is full: that is the steady state measured.
+//! - `derive/*`: dropping a struct of two small fields (a `Vec<u8>` of 16 bytes and a
+//!   `String`), with `#[derive(BackgroundDrop)]` and `#[bgdrop(threshold = 64)]` on
+//!   both, without the derive, and with a hand-written `Drop` doing what the
+//!   expansion does (the `__private` calls), which measures the same path while the
+//!   derive is being written.
+//!
+//! Criterion's default run is shortened (`BENCH_SECS`, default 1 s of measurement
+//! per function); criterion's command-line options override it.
 
-fn main() {}
+#![allow(
+    clippy::cast_precision_loss,
+    reason = "durations in ns and counts are far below 2^52"
+)]
+#![allow(missing_docs, reason = "criterion_group! generates an undocumented function")]
+
+#[path = "common/mod.rs"]
+mod common;
+
+use bgdrop::BackgroundDrop;
+use common::{Droppers, Who, env_or};
+use criterion::{BatchSize, Criterion, criterion_group};
+use std::time::Duration;
+
+fn tiny(c: &mut Criterion) {
+    let d = Droppers::new();
+    let mut g = c.benchmark_group("tiny");
+    let make = || vec![7u8; 16];
+    g.bench_function("inline", |b| {
+        b.iter_batched(make, drop, BatchSize::SmallInput);
+    });
+    g.bench_function("bgdrop pool drop_if_costly", |b| {
+        b.iter_batched(make, |v| d.pool.drop_if_costly(v), BatchSize::SmallInput);
+    });
+    g.bench_function("bgdrop defer_if_costly", |b| {
+        b.iter_batched(make, bgdrop::defer_if_costly, BatchSize::SmallInput);
+    });
+    for who in Who::ALL.into_iter().filter(|&w| w != Who::Inline) {
+        g.bench_function(format!("{} forced", who.name()), |b| {
+            b.iter_batched(make, |v| d.discard(who, v), BatchSize::SmallInput);
+        });
+        d.settle(who);
+    }
+    g.finish();
+    let s = d.pool.stats();
+    eprintln!("bgdrop pool after tiny: {s}");
+}
+
+/// Two small fields, both marked with a threshold they stay under.
+#[allow(dead_code, reason = "the fields exist to be dropped")]
+#[derive(BackgroundDrop)]
+struct Derived {
+    #[bgdrop(threshold = 64)]
+    bytes: Vec<u8>,
+    #[bgdrop(threshold = 64)]
+    name: String,
+}
+
+/// The same fields without the derive.
+#[allow(dead_code, reason = "the fields exist to be dropped")]
+struct Plain {
+    bytes: Vec<u8>,
+    name: String,
+}
+
+/// The same fields with a `Drop` that does what the derive's expansion does.
+struct HandWritten {
+    bytes: Vec<u8>,
+    name: String,
+}
+
+impl Drop for HandWritten {
+    fn drop(&mut self) {
+        use bgdrop::__private as p;
+        let pool = p::global();
+        if !p::may_defer(pool) {
+            return;
+        }
+        let bytes = (p::cost(&self.bytes) >= 64).then(|| p::take(&mut self.bytes));
+        let name = (p::cost(&self.name) >= 64).then(|| p::take(&mut self.name));
+        if bytes.is_some() || name.is_some() {
+            p::ship(pool, (bytes, name));
+        }
+    }
+}
+
+fn derive(c: &mut Criterion) {
+    // Start the global pool outside the timed region.
+    bgdrop::flush();
+    let mut g = c.benchmark_group("derive");
+    g.bench_function("plain struct", |b| {
+        b.iter_batched(
+            || Plain {
+                bytes: vec![1; 16],
+                name: "entity".to_owned(),
+            },
+            drop,
+            BatchSize::SmallInput,
+        );
+    });
+    g.bench_function("derived, fields under threshold", |b| {
+        b.iter_batched(
+            || Derived {
+                bytes: vec![1; 16],
+                name: "entity".to_owned(),
+            },
+            drop,
+            BatchSize::SmallInput,
+        );
+    });
+    g.bench_function("hand-written expansion", |b| {
+        b.iter_batched(
+            || HandWritten {
+                bytes: vec![1; 16],
+                name: "entity".to_owned(),
+            },
+            drop,
+            BatchSize::SmallInput,
+        );
+    });
+    g.finish();
+    let stats = bgdrop::global().stats();
+    eprintln!("global pool after derive: {stats}");
+}
+
+fn config() -> Criterion {
+    let secs = env_or("BENCH_SECS", 1) as u64;
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(secs))
+        .sample_size(30)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = tiny, derive
+}
+
+fn main() {
+    eprintln!("allocator: {}", common::allocator());
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
