@@ -178,3 +178,8 @@ pub mod prelude {
 pub mod bgdrop {
     pub use crate::Bgdrop;
 }
+
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
