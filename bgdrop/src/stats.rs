@@ -1,7 +1,8 @@
 //! What a pool has done: the [`Stats`] snapshot, and the counters behind it.
 
 use crate::FullPolicy;
-use crate::sync::{AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::cell::Cell;
 use std::fmt;
 

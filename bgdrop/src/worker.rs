@@ -617,3 +617,63 @@ impl Idle {
         }
     }
 }
+
+/// Loom models of the flush barrier: run with
+/// `RUSTFLAGS="--cfg loom" cargo test -p bgdrop@0.2.0 --lib --release loom`.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::FlushBarrier;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    #[test]
+    fn loom_barrier_opens_only_after_every_worker_arrived() {
+        loom::model(|| {
+            let barrier = Arc::new(FlushBarrier::new(2));
+            let arrived = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
+            let workers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (b, a) = (Arc::clone(&barrier), Arc::clone(&arrived));
+                    thread::spawn(move || {
+                        a.fetch_add(1, loom::sync::atomic::Ordering::SeqCst);
+                        b.arrive_and_wait();
+                    })
+                })
+                .collect();
+            assert!(barrier.wait(None));
+            assert_eq!(arrived.load(loom::sync::atomic::Ordering::SeqCst), 2);
+            for w in workers {
+                w.join().unwrap();
+            }
+        });
+    }
+
+    #[test]
+    fn loom_abandoning_releases_workers_waiting_at_the_barrier() {
+        loom::model(|| {
+            let barrier = Arc::new(FlushBarrier::new(3));
+            let waiting = {
+                let b = Arc::clone(&barrier);
+                thread::spawn(move || b.arrive_and_wait())
+            };
+            barrier.abandon();
+            waiting.join().unwrap();
+            // A token taken after the flusher gave up is skipped at once.
+            barrier.arrive_and_wait();
+        });
+    }
+
+    #[test]
+    fn loom_a_draining_thread_can_take_tokens_without_waiting() {
+        loom::model(|| {
+            let barrier = Arc::new(FlushBarrier::new(2));
+            let worker = {
+                let b = Arc::clone(&barrier);
+                thread::spawn(move || b.arrive_and_wait())
+            };
+            barrier.arrive();
+            assert!(barrier.wait(None));
+            worker.join().unwrap();
+        });
+    }
+}
