@@ -1,8 +1,20 @@
-//! `#[derive(BackgroundDrop)]` for the `bgdrop` crate.
-use proc_macro::TokenStream;
+//! `#[derive(BackgroundDrop)]` for the [`bgdrop`](https://docs.rs/bgdrop) crate.
+//!
+//! Use it through `bgdrop::BackgroundDrop`, where its manual is; this crate is an
+//! implementation detail, pinned by `bgdrop` to its exact version.
 
-/// Placeholder until the derive lands.
+mod ast;
+mod attr;
+mod check;
+mod ctxt;
+mod expand;
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, parse_macro_input};
+
+/// MANUAL
 #[proc_macro_derive(BackgroundDrop, attributes(bgdrop))]
-pub fn derive_background_drop(_input: TokenStream) -> TokenStream {
-    TokenStream::new()
+pub fn derive_background_drop(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand::derive(&input).into()
 }

@@ -83,7 +83,10 @@ impl Log {
     #[track_caller]
     pub fn assert_on_worker(&self, name: &str) {
         let d = self.dropped_once(name);
-        assert!(d.on_worker(), "`{name}` was dropped on {d:?}, not on a worker");
+        assert!(
+            d.on_worker(),
+            "`{name}` was dropped on {d:?}, not on a worker"
+        );
     }
 
     /// Asserts that `name` was dropped once, on the calling thread.
