@@ -34,7 +34,11 @@ fn with_the_defaults_a_stuck_worker_holds_at_most_a_queue_of_values() {
     assert_eq!(stats.capacity, Some(DEFAULT_CAPACITY));
     // The gate is being dropped, the queue is full, everything else was dropped here.
     assert!(peak <= DEFAULT_CAPACITY as u64 + 1, "peak {peak}");
-    assert_eq!(stats.inline_full, (VALUES - DEFAULT_CAPACITY) as u64, "{stats}");
+    assert_eq!(
+        stats.inline_full,
+        (VALUES - DEFAULT_CAPACITY) as u64,
+        "{stats}"
+    );
     assert_eq!(counter.get(), VALUES - DEFAULT_CAPACITY);
     release.send(()).unwrap();
     pool.flush();
@@ -66,7 +70,10 @@ fn the_blocking_policy_bounds_memory_without_dropping_inline() {
 
 #[test]
 fn the_growing_policy_is_unbounded_and_says_so() {
-    let pool = Bgdrop::builder().when_full(FullPolicy::Grow).build().unwrap();
+    let pool = Bgdrop::builder()
+        .when_full(FullPolicy::Grow)
+        .build()
+        .unwrap();
     let counter = Counter::new();
     let (release, gate) = mpsc::channel();
     pool.drop(Gate(gate));

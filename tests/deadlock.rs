@@ -41,12 +41,12 @@ fn deferring_from_a_destructor_on_a_worker_drops_inline() {
 }
 
 /// Calls `flush` from its destructor, on the worker.
-struct Flusher(Bgdrop, Token);
+struct Flusher(Bgdrop, #[allow(dead_code)] Token);
 
 impl Drop for Flusher {
     fn drop(&mut self) {
         self.0.flush();
-        assert!(!self.0.flush_timeout(std::time::Duration::from_secs(60)));
+        assert!(!self.0.flush_timeout(std::time::Duration::from_mins(1)));
         bgdrop::flush();
     }
 }
@@ -78,7 +78,11 @@ impl Drop for Leaving {
 
 /// Runs a thread that hands `pool` a witness and parks a [`Leaving`] in a thread-local,
 /// in the given order, then exits. Returns the exiting thread's id.
-fn exit_with_thread_local(pool: &Bgdrop, log: &DropLog, thread_local_first: bool) -> thread::ThreadId {
+fn exit_with_thread_local(
+    pool: &Bgdrop,
+    log: &DropLog,
+    thread_local_first: bool,
+) -> thread::ThreadId {
     let (p, l) = (pool.clone(), log.clone());
     thread::spawn(move || {
         let hold = |p: Bgdrop, l: DropLog| HELD.with(|h| *h.borrow_mut() = Some(Leaving(p, l)));
@@ -105,7 +109,11 @@ fn deferring_from_a_thread_local_destructor_at_thread_exit_drops_inline() {
     pool.flush();
     assert_eq!(log.count(), 2);
     let threads = log.threads();
-    assert_eq!(threads.iter().filter(|(t, _)| *t == exiting).count(), 1, "{threads:?}");
+    assert_eq!(
+        threads.iter().filter(|(t, _)| *t == exiting).count(),
+        1,
+        "{threads:?}"
+    );
     assert_eq!(pool.stats().inline_reentrant, 1);
 }
 

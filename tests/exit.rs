@@ -40,7 +40,11 @@ fn pending_at_exit(output: &Output) -> usize {
 fn returning_from_main_drains_the_global_pool() {
     let (output, lines, _) = run_child("return");
     assert!(output.status.success(), "{output:?}");
-    assert_eq!(pending_at_exit(&output), COUNT, "every value was still queued");
+    assert_eq!(
+        pending_at_exit(&output),
+        COUNT,
+        "every value was still queued"
+    );
     assert_eq!(lines.len(), COUNT, "{output:?}");
 }
 
@@ -65,7 +69,10 @@ fn values_deferred_by_destructors_during_the_drain_are_dropped_too() {
     let (output, lines, _) = run_child("late");
     assert!(output.status.success(), "{output:?}");
     assert_eq!(lines.len(), COUNT + 10, "{output:?}");
-    assert_eq!(lines.iter().filter(|l| l.starts_with("cascade")).count(), 10);
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("cascade")).count(),
+        10
+    );
 }
 
 #[test]

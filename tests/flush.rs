@@ -24,7 +24,11 @@ fn produce(pool: &Bgdrop, counter: &Counter) {
 #[test]
 fn four_producers_then_flush_every_destructor_ran_and_stats_add_up() {
     for policy in [FullPolicy::DropInline, FullPolicy::Block, FullPolicy::Grow] {
-        let pool = Bgdrop::builder().threads(2).when_full(policy).build().unwrap();
+        let pool = Bgdrop::builder()
+            .threads(2)
+            .when_full(policy)
+            .build()
+            .unwrap();
         let counter = Counter::new();
         produce(&pool, &counter);
         pool.flush();
@@ -42,6 +46,20 @@ fn four_producers_then_flush_every_destructor_ran_and_stats_add_up() {
     }
 }
 
+/// Signals that its destructor started, then blocks until released.
+struct Slow(
+    mpsc::Sender<()>,
+    mpsc::Receiver<()>,
+    #[allow(dead_code)] bgdrop_suite::witness::Witness,
+);
+
+impl Drop for Slow {
+    fn drop(&mut self) {
+        self.0.send(()).unwrap();
+        self.1.recv().unwrap();
+    }
+}
+
 #[test]
 fn flush_waits_for_the_value_a_worker_is_dropping() {
     // Two workers: one is stuck in a slow destructor when flush is called; flush must
@@ -51,17 +69,10 @@ fn flush_waits_for_the_value_a_worker_is_dropping() {
     let (started_tx, started_rx) = mpsc::channel();
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let log = DropLog::new();
-    struct Slow(mpsc::Sender<()>, mpsc::Receiver<()>, bgdrop_suite::witness::Witness);
-    impl Drop for Slow {
-        fn drop(&mut self) {
-            self.0.send(()).unwrap();
-            self.1.recv().unwrap();
-        }
-    }
     pool.drop(Slow(started_tx, release_rx, log.witness()));
     started_rx.recv().unwrap();
     let flushed = thread::scope(|s| {
-        let flusher = s.spawn(|| pool.flush_timeout(Duration::from_secs(60)));
+        let flusher = s.spawn(|| pool.flush_timeout(Duration::from_mins(1)));
         // The flush cannot finish while the destructor is blocked.
         assert!(!pool.flush_timeout(Duration::from_millis(50)));
         assert_eq!(log.count(), 0);

@@ -33,9 +33,7 @@ struct NastyPayload;
 
 impl Drop for NastyPayload {
     fn drop(&mut self) {
-        if !std::thread::panicking() {
-            panic!("payload destructor panicked too");
-        }
+        assert!(std::thread::panicking(), "payload destructor panicked too");
     }
 }
 

@@ -20,7 +20,7 @@ fn deferred_values_drop_on_a_worker_never_on_the_caller() {
 }
 
 /// A value with a chosen drop cost.
-struct Priced(usize, Witness);
+struct Priced(usize, #[allow(dead_code)] Witness);
 
 impl DropCost for Priced {
     fn drop_cost(&self) -> usize {
@@ -91,7 +91,7 @@ fn clones_share_one_pool() {
 fn big_values_of_every_size_travel_intact() {
     // Inline storage (small), boxed storage (large, over-aligned), and zero-sized.
     #[repr(align(64))]
-    struct Wide(Witness);
+    struct Wide(#[allow(dead_code)] Witness);
     let log = DropLog::new();
     let pool = Bgdrop::new();
     pool.drop(log.witness());
@@ -123,7 +123,10 @@ fn builder_settings_show_in_stats_and_thread_names() {
     let name = log.threads()[0].1.clone().unwrap();
     assert!(name.starts_with("reaper-"), "{name}");
 
-    let grow = Bgdrop::builder().when_full(FullPolicy::Grow).build().unwrap();
+    let grow = Bgdrop::builder()
+        .when_full(FullPolicy::Grow)
+        .build()
+        .unwrap();
     assert_eq!(grow.stats().capacity, None);
 }
 

@@ -70,7 +70,7 @@ fn the_last_handle_dropped_on_its_own_worker_does_not_deadlock() {
     // the last handle from inside this value's destructor.
     pool.drop(HoldsPool(pool.clone(), tx));
     drop(pool);
-    assert_eq!(rx.recv_timeout(Duration::from_secs(60)), Ok("dropped"));
+    assert_eq!(rx.recv_timeout(Duration::from_mins(1)), Ok("dropped"));
 }
 
 #[test]
@@ -96,7 +96,7 @@ fn values_deferred_while_shutting_down_are_dropped_inline() {
     drop(pool);
     // The pool is gone once its last handle (inside `Defers`) is dropped; wait for
     // that through the counter's own handle count.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + Duration::from_mins(1);
     while counter.get() < 100 && std::time::Instant::now() < deadline {
         thread::yield_now();
     }

@@ -11,7 +11,11 @@ fn failing(_: bgdrop::WorkerThread) -> io::Result<()> {
 
 #[test]
 fn build_reports_the_error_when_no_worker_starts() {
-    let err = Bgdrop::builder().threads(3).spawn_handler(failing).build().unwrap_err();
+    let err = Bgdrop::builder()
+        .threads(3)
+        .spawn_handler(failing)
+        .build()
+        .unwrap_err();
     let BuildError::Spawn(io) = &err else {
         panic!("unexpected error {err:?}");
     };

@@ -66,7 +66,11 @@ fn main() {
 
     bgdrop::Bgdrop::builder()
         .capacity(count + 16)
-        .exit_timeout(Duration::from_millis(if mode == "stuck" { 300 } else { 30_000 }))
+        .exit_timeout(Duration::from_millis(if mode == "stuck" {
+            300
+        } else {
+            30_000
+        }))
         .install_global()
         .expect("install the global pool");
 
