@@ -168,7 +168,11 @@ impl<T> DropCost for [T] {
     #[inline]
     fn drop_cost(&self) -> usize {
         let bytes = std::mem::size_of_val(self);
-        let elements = if std::mem::needs_drop::<T>() { self.len() } else { 0 };
+        let elements = if std::mem::needs_drop::<T>() {
+            self.len()
+        } else {
+            0
+        };
         (bytes / BYTES_PER_UNIT).saturating_add(elements)
     }
 }
@@ -395,7 +399,11 @@ mod tests {
 
     #[test]
     fn composites_sum() {
-        let t = (vec![String::new(); 3], Some(Box::new(5u8)), [vec![1u8], vec![2u8]]);
+        let t = (
+            vec![String::new(); 3],
+            Some(Box::new(5u8)),
+            [vec![1u8], vec![2u8]],
+        );
         assert_eq!(t.drop_cost(), 4 + 1 + 2);
         assert_eq!(Box::new(()).drop_cost(), 0);
     }

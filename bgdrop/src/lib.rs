@@ -160,7 +160,7 @@ pub use crate::deferred::Deferred;
 pub use crate::global::{
     DEFAULT_EXIT_TIMEOUT, InstallError, defer, defer_if_costly, flush, flush_timeout, global,
 };
-pub use crate::pool::{BuildError, Bgdrop, Builder, DEFAULT_CAPACITY, FullPolicy};
+pub use crate::pool::{Bgdrop, BuildError, Builder, DEFAULT_CAPACITY, FullPolicy};
 pub use crate::stats::Stats;
 pub use crate::worker::WorkerThread;
 

@@ -4,10 +4,10 @@ use crate::cost::{DEFAULT_THRESHOLD, DropCost};
 use crate::raw::Erased;
 use crate::stats::{CallerEvent, Stats};
 use crate::sync::Ordering;
-use std::sync::Arc;
 use crate::worker::{self, Msg, Shared, WorkerThread};
 use crossbeam_channel::{Sender, TrySendError};
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The default queue capacity of a pool, in values.
@@ -283,13 +283,8 @@ impl Builder {
             Some(h) => h,
             None => &mut worker::default_spawn,
         };
-        let result = worker::spawn_workers(
-            &shared,
-            self.threads,
-            &self.name,
-            self.stack_size,
-            handler,
-        );
+        let result =
+            worker::spawn_workers(&shared, self.threads, &self.name, self.stack_size, handler);
         let pool = Bgdrop {
             inner: Arc::new(Handle { tx, shared }),
         };

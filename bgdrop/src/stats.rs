@@ -2,9 +2,9 @@
 
 use crate::FullPolicy;
 use crate::sync::{AtomicU64, Ordering};
-use std::sync::atomic::AtomicUsize;
 use std::cell::Cell;
 use std::fmt;
+use std::sync::atomic::AtomicUsize;
 
 /// A snapshot of a pool's counters, from [`Bgdrop::stats`](crate::Bgdrop::stats).
 ///

@@ -297,7 +297,11 @@ impl Shared {
 
     /// Blocks until every value queued before the call has been dropped, or until
     /// `deadline`. See [`Bgdrop::flush`](crate::Bgdrop::flush).
-    pub(crate) fn flush(&self, tx: &crossbeam_channel::Sender<Msg>, deadline: Option<Instant>) -> bool {
+    pub(crate) fn flush(
+        &self,
+        tx: &crossbeam_channel::Sender<Msg>,
+        deadline: Option<Instant>,
+    ) -> bool {
         if on_any_worker() {
             // Waiting for the pool's workers from one of them could wait for itself.
             return false;
