@@ -152,3 +152,36 @@ fn seed_readme_example_runs_unchanged() {
     let _ = bgdrop::prelude::Bgdrop::new();
     let _ = bgdrop::bgdrop::Bgdrop::with_threads(1);
 }
+
+/// Reports the scheduling policy of the thread that drops it.
+struct ReportPolicy(std::sync::mpsc::Sender<Option<String>>);
+
+impl Drop for ReportPolicy {
+    fn drop(&mut self) {
+        let policy = std::fs::read_to_string("/proc/thread-self/sched")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("policy"))
+                    .and_then(|l| l.split(':').nth(1))
+                    .map(|p| p.trim().to_owned())
+            });
+        let _ = self.0.send(policy);
+    }
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn idle_priority_workers_run_in_the_idle_class() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let pool = Bgdrop::builder().idle_priority(true).build().unwrap();
+    pool.drop(ReportPolicy(tx.clone()));
+    let normal = Bgdrop::new();
+    normal.drop(ReportPolicy(tx));
+    let mut seen = vec![rx.recv().unwrap(), rx.recv().unwrap()];
+    seen.sort();
+    // SCHED_OTHER is 0 and SCHED_IDLE 5; where /proc lacks the file, nothing to check.
+    if seen.iter().all(Option::is_some) {
+        assert_eq!(seen, [Some("0".to_owned()), Some("5".to_owned())]);
+    }
+}

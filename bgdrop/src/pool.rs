@@ -105,6 +105,7 @@ pub struct Builder {
     pub(crate) name: String,
     pub(crate) threshold: usize,
     pub(crate) stack_size: Option<usize>,
+    pub(crate) idle_priority: bool,
     pub(crate) exit_timeout: Duration,
     spawn: Option<SpawnHandler>,
 }
@@ -118,6 +119,7 @@ impl fmt::Debug for Builder {
             .field("name", &self.name)
             .field("threshold", &self.threshold)
             .field("stack_size", &self.stack_size)
+            .field("idle_priority", &self.idle_priority)
             .field("exit_timeout", &self.exit_timeout)
             .field("spawn_handler", &self.spawn.is_some())
             .finish()
@@ -133,6 +135,7 @@ impl Default for Builder {
             name: "bgdrop".to_owned(),
             threshold: DEFAULT_THRESHOLD,
             stack_size: None,
+            idle_priority: false,
             exit_timeout: crate::global::DEFAULT_EXIT_TIMEOUT,
             spawn: None,
         }
@@ -187,6 +190,21 @@ impl Builder {
     #[must_use]
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Runs the workers at the lowest scheduling priority (default `false`): Linux's
+    /// `SCHED_IDLE` class, or nice 19 where that is refused; no effect on other
+    /// systems.
+    ///
+    /// An idle-priority worker runs only when a core would otherwise be idle, so it
+    /// never preempts your latency-critical threads, at the price of freeing memory
+    /// later when every core is busy (values wait in the queue meanwhile, and the
+    /// [`FullPolicy`] applies when it fills). Worth it when the program has fewer
+    /// cores than busy threads; the README's performance section has measurements.
+    #[must_use]
+    pub fn idle_priority(mut self, idle: bool) -> Self {
+        self.idle_priority = idle;
         self
     }
 
@@ -283,8 +301,14 @@ impl Builder {
             Some(h) => h,
             None => &mut worker::default_spawn,
         };
-        let result =
-            worker::spawn_workers(&shared, self.threads, &self.name, self.stack_size, handler);
+        let result = worker::spawn_workers(
+            &shared,
+            self.threads,
+            &self.name,
+            self.stack_size,
+            self.idle_priority,
+            handler,
+        );
         let pool = Bgdrop {
             inner: Arc::new(Handle { tx, shared }),
         };

@@ -107,6 +107,38 @@ pub(crate) fn at_process_exit(_hook: extern "C" fn()) -> bool {
     false
 }
 
+/// Moves the calling thread to Linux's `SCHED_IDLE` class, which runs only when a core
+/// would otherwise be idle, falling back to the lowest nice level (19). Returns
+/// whether either took effect.
+#[cfg(target_os = "linux")]
+pub(crate) fn lower_current_thread_priority() -> bool {
+    use std::ffi::c_int;
+    #[repr(C)]
+    struct SchedParam {
+        sched_priority: c_int,
+    }
+    const SCHED_IDLE: c_int = 5;
+    const PRIO_PROCESS: c_int = 0;
+    unsafe extern "C" {
+        fn sched_setscheduler(pid: c_int, policy: c_int, param: *const SchedParam) -> c_int;
+        fn setpriority(which: c_int, who: std::ffi::c_uint, prio: c_int) -> c_int;
+    }
+    let param = SchedParam { sched_priority: 0 };
+    // SAFETY: both are glibc/musl functions with these C signatures on Linux. `pid`
+    // and `who` 0 name the calling thread (on Linux, scheduling attributes are per
+    // thread); `param` points to a live, initialised `sched_param`, read only during
+    // the call. Neither function retains a pointer.
+    unsafe {
+        sched_setscheduler(0, SCHED_IDLE, &raw const param) == 0
+            || setpriority(PRIO_PROCESS, 0, 19) == 0
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn lower_current_thread_priority() -> bool {
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

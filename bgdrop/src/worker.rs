@@ -458,6 +458,7 @@ pub struct WorkerThread {
     pub(crate) index: usize,
     pub(crate) name: String,
     pub(crate) stack_size: Option<usize>,
+    pub(crate) idle_priority: bool,
 }
 
 impl std::fmt::Debug for WorkerThread {
@@ -466,6 +467,7 @@ impl std::fmt::Debug for WorkerThread {
             .field("index", &self.index)
             .field("name", &self.name)
             .field("stack_size", &self.stack_size)
+            .field("idle_priority", &self.idle_priority)
             .finish_non_exhaustive()
     }
 }
@@ -491,8 +493,19 @@ impl WorkerThread {
     }
 
     /// Runs the worker loop on the current thread until its pool shuts down.
+    ///
+    /// With [`Builder::idle_priority`](crate::Builder::idle_priority), it first lowers
+    /// the thread's scheduling priority.
     pub fn run(self) {
-        let WorkerThread { shared, index, .. } = self;
+        let WorkerThread {
+            shared,
+            index,
+            idle_priority,
+            ..
+        } = self;
+        if idle_priority {
+            crate::raw::lower_current_thread_priority();
+        }
         // The thread stays marked as a worker after the loop: anything it drops from
         // then on (its thread-locals included) is dropped inline.
         ROLE.with(|r| r.set(shared.id()));
@@ -520,6 +533,7 @@ pub(crate) fn spawn_workers(
     threads: usize,
     name: &str,
     stack_size: Option<usize>,
+    idle_priority: bool,
     spawn: &mut dyn FnMut(WorkerThread) -> std::io::Result<()>,
 ) -> Result<usize, BuildError> {
     let mut started = 0;
@@ -533,6 +547,7 @@ pub(crate) fn spawn_workers(
             index,
             name: format!("{name}-{index}"),
             stack_size,
+            idle_priority,
         };
         match spawn(worker) {
             Ok(()) => started += 1,
