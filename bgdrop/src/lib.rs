@@ -143,6 +143,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod batch;
 mod cost;
 mod deferred;
 mod global;
@@ -155,6 +156,7 @@ mod worker;
 #[doc(hidden)]
 pub mod __private;
 
+pub use crate::batch::Batch;
 pub use crate::cost::{BYTES_PER_UNIT, DEFAULT_THRESHOLD, DropCost};
 pub use crate::deferred::Deferred;
 pub use crate::global::{
