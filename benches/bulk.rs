@@ -58,9 +58,7 @@ fn report(title: &str, unit_div: f64, results: &[(Who, Vec<u64>)]) {
         .iter()
         .find(|(w, _)| *w == Who::Seed)
         .map(|(_, s)| median(s) as f64 / unit_div);
-    println!(
-        "| contender | median | min | max | vs bgdrop-0.1.2 |\n|---|---:|---:|---:|---:|"
-    );
+    println!("| contender | median | min | max | vs bgdrop-0.1.2 |\n|---|---:|---:|---:|---:|");
     for (who, samples) in results {
         let med = median(samples) as f64 / unit_div;
         let min = *samples.iter().min().unwrap_or(&0) as f64 / unit_div;
@@ -136,8 +134,10 @@ fn outrun() {
     let reps = env_or("OUTRUN_REPS", 1);
     let trees = env_or("OUTRUN_TREES", 200_000);
     let exe = std::env::current_exe().expect("the bench binary's path");
-    let mut rows: Vec<(Who, Vec<[u64; 3]>, String)> =
-        Who::ALL.iter().map(|&w| (w, Vec::new(), String::new())).collect();
+    let mut rows: Vec<(Who, Vec<[u64; 3]>, String)> = Who::ALL
+        .iter()
+        .map(|&w| (w, Vec::new(), String::new()))
+        .collect();
     for _ in 0..reps {
         for row in &mut rows {
             let out = std::process::Command::new(&exe)

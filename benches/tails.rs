@@ -127,7 +127,12 @@ fn sparse(d: &Droppers) {
 
 fn build_map(seed: u64) -> HashMap<u64, Vec<u8>> {
     (0..20_000u64)
-        .map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seed, vec![i as u8; 24]))
+        .map(|i| {
+            (
+                i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seed,
+                vec![i as u8; 24],
+            )
+        })
         .collect()
 }
 
@@ -136,8 +141,10 @@ fn frames(d: &Droppers, paced: bool) {
     const TICK: Duration = Duration::from_millis(4);
     const BLOCK: usize = 50;
     let n = env_or("FRAMES", 500);
-    let mut results: Vec<(Who, Vec<u64>)> =
-        Who::ALL.iter().map(|&w| (w, Vec::with_capacity(n))).collect();
+    let mut results: Vec<(Who, Vec<u64>)> = Who::ALL
+        .iter()
+        .map(|&w| (w, Vec::with_capacity(n)))
+        .collect();
     let started = Instant::now();
     let mut round = 0;
     while results.iter().any(|r| r.1.len() < n) {
@@ -214,7 +221,10 @@ struct Stamp(Arc<Mutex<Option<Instant>>>);
 
 impl Drop for Stamp {
     fn drop(&mut self) {
-        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
     }
 }
 
@@ -240,7 +250,10 @@ fn idle() {
             let t = Instant::now();
             pool.drop(Stamp(Arc::clone(&cell)));
             let dropped = loop {
-                if let Some(at) = *cell.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
+                if let Some(at) = *cell
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                {
                     break at;
                 }
                 std::thread::sleep(Duration::from_micros(200));

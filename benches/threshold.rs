@@ -73,7 +73,11 @@ fn main() {
                     } else {
                         measure(&pool, &strings, which)
                     };
-                    if which { deferred.push(t) } else { inline.push(t) }
+                    if which {
+                        deferred.push(t)
+                    } else {
+                        inline.push(t)
+                    }
                 }
             }
             let (i, d) = (median(&inline), median(&deferred));

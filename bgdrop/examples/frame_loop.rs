@@ -92,7 +92,12 @@ impl Droppers {
 
 fn build_frame(seed: u64) -> Frame {
     (0..ENTRIES)
-        .map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seed, vec![i as u8; 24]))
+        .map(|i| {
+            (
+                i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seed,
+                vec![i as u8; 24],
+            )
+        })
         .collect()
 }
 
@@ -305,7 +310,11 @@ fn render_svg(times: &[Vec<u64>], frames: usize) -> String {
             r##"<rect x="{LEFT}" y="{y0}" width="{plot_w}" height="{PANEL_H}" fill="#fafafa" stroke="#999"/>"##
         );
         // Y axis ticks.
-        let step = if scale_ms <= 6.0 { 1.0 } else { (scale_ms / 5.0).ceil() };
+        let step = if scale_ms <= 6.0 {
+            1.0
+        } else {
+            (scale_ms / 5.0).ceil()
+        };
         let mut v = 0.0;
         while v <= scale_ms {
             let y = y0 + PANEL_H - v / scale_ms * PANEL_H;
