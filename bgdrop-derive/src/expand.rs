@@ -233,7 +233,7 @@ fn drop_impl(plan: &Plan<'_, '_>) -> TokenStream {
         .with_marked()
         .map(|(variant, marked)| {
             let pattern = pattern(variant, marked);
-            let body = ship(marked);
+            let body = ship(marked, &pool);
             quote!(#pattern => { #body })
         })
         .collect();
@@ -248,12 +248,6 @@ fn drop_impl(plan: &Plan<'_, '_>) -> TokenStream {
         #[automatically_derived]
         impl #impl_generics __bgdrop::core::ops::Drop for #ident #ty_generics #where_clause {
             fn drop(&mut self) {
-                let __pool: &'static __bgdrop::Bgdrop = #pool;
-                if !__bgdrop::may_defer(__pool) {
-                    // On a worker (a value nested in a deferred field), during
-                    // shutdown, or without a worker: every field drops in place.
-                    return;
-                }
                 #thresholds
                 #body
             }
@@ -261,8 +255,10 @@ fn drop_impl(plan: &Plan<'_, '_>) -> TokenStream {
     }
 }
 
-/// The body of one `match` arm of `drop`: decide, take, ship.
-fn ship(marked: &[Marked<'_, '_>]) -> TokenStream {
+/// The body of one `match` arm of `drop`: decide, then (only when something is to
+/// be deferred) find the pool, take, ship. A value whose threshold fields are all
+/// cheap never touches the pool.
+fn ship(marked: &[Marked<'_, '_>], pool: &TokenStream) -> TokenStream {
     let decisions = marked.iter().filter(|m| m.threshold.is_some()).map(|m| {
         let decision = m.decision();
         let binding = m.binding();
@@ -298,7 +294,12 @@ fn ship(marked: &[Marked<'_, '_>]) -> TokenStream {
         ) {
             __bgdrop::ship(__pool, __fields);
         }
-        __ship::<#(#args),*>(__pool, (#(#taken,)*));
+        let __pool: &'static __bgdrop::Bgdrop = #pool;
+        // On a worker (a value nested in a deferred field), during shutdown, or
+        // without a worker, every field drops in place instead.
+        if __bgdrop::may_defer(__pool) {
+            __ship::<#(#args),*>(__pool, (#(#taken,)*));
+        }
     };
 
     if marked.iter().any(|m| m.threshold.is_none()) {

@@ -80,17 +80,20 @@ use syn::{DeriveInput, parse_macro_input};
 ///     #[automatically_derived]
 ///     impl Drop for Index {
 ///         fn drop(&mut self) {
-///             let __pool = __bgdrop::global();     // or `__bgdrop::pool(PATH)`
-///             if !__bgdrop::may_defer(__pool) {
-///                 return; // on a worker, during shutdown, or without a worker
-///             }
 ///             const __THRESHOLD_1: usize = 1024;
 ///             let Self { postings: __field_0, terms: __field_1, .. } = self;
 ///             let __defer_1 = cost(__field_1) >= __THRESHOLD_1;
-///             __ship::<Vec<Vec<u32>>, HashMap<String, u32>>(__pool, (
-///                 __bgdrop::take(__field_0),
-///                 if __defer_1 { Some(__bgdrop::take(__field_1)) } else { None },
-///             ));
+///             // (A type whose marked fields all have thresholds checks them first
+///             // and touches the pool only when one of them is costly.)
+///             let __pool = __bgdrop::global();     // or `__bgdrop::pool(PATH)`
+///             // On a worker, during shutdown, or without a worker, `may_defer` is
+///             // false and every field drops in place.
+///             if __bgdrop::may_defer(__pool) {
+///                 __ship::<Vec<Vec<u32>>, HashMap<String, u32>>(__pool, (
+///                     __bgdrop::take(__field_0),
+///                     if __defer_1 { Some(__bgdrop::take(__field_1)) } else { None },
+///                 ));
+///             }
 ///         }
 ///     }
 ///
