@@ -85,3 +85,10 @@ fn a_destructor_that_never_returns_delays_exit_only_by_the_exit_timeout() {
     // Bounded by the 300 ms exit timeout (plus process start-up on a loaded machine).
     assert!(took < Duration::from_secs(20), "took {took:?}");
 }
+
+#[test]
+fn a_batch_released_before_exit_is_drained_too() {
+    let (output, lines, _) = run_child("batch");
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(lines.len(), COUNT, "{output:?}");
+}

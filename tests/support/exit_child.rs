@@ -11,6 +11,8 @@
 //! - `stuck`: like `return`, but the first destructor never finishes; the exit timeout
 //!   is 300 ms, so the process must still end, with every other value dropped.
 //! - `late`: values are also deferred from a destructor run after `main` returned.
+//! - `batch`: the values (but the first) go through a `bgdrop::Batch`, released in
+//!   two halves; the second half is released by the batch's drop at the end of `main`.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -80,13 +82,22 @@ fn main() {
         hold: true,
         forever: mode == "stuck",
     });
+    let mut batch = bgdrop::Batch::new();
     for i in 1..count {
-        bgdrop::defer(Witness {
+        let value = Witness {
             file: file.clone(),
             line: format!("value {i}"),
             hold: false,
             forever: false,
-        });
+        };
+        if mode == "batch" {
+            batch.push(value);
+            if i == count / 2 {
+                batch.release();
+            }
+        } else {
+            bgdrop::defer(value);
+        }
     }
     if mode == "late" {
         bgdrop::defer(Cascade(file.clone(), 10));
