@@ -6,7 +6,7 @@ use crate::{BuildError, raw};
 use std::fmt;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long process exit waits, by default, for the global pool's queued values to be
 /// dropped: 5 seconds. Configure it with [`Builder::exit_timeout`] and
@@ -146,9 +146,7 @@ extern "C" fn drain_at_exit() {
     // Nothing may unwind out of an `extern "C"` function.
     let _ = std::panic::catch_unwind(|| {
         let Some(pool) = GLOBAL.get() else { return };
-        let shared = pool.shared();
-        shared.close();
         let timeout = Duration::from_nanos(EXIT_TIMEOUT_NANOS.load(Ordering::Relaxed));
-        shared.drain_here(Instant::now().checked_add(timeout));
+        pool.shared().close_and_drain(timeout);
     });
 }

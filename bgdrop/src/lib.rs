@@ -147,6 +147,8 @@ mod batch;
 mod cost;
 mod deferred;
 mod global;
+#[cfg(all(test, loom))]
+mod loom_models;
 mod pool;
 mod raw;
 mod stats;

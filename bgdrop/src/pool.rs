@@ -3,12 +3,11 @@
 use crate::cost::{DEFAULT_THRESHOLD, DropCost};
 use crate::raw::Erased;
 use crate::stats::{CallerEvent, Stats};
-use crate::sync::Ordering;
+use crate::sync::channel::{self, Sender, TrySendError};
+use crate::sync::time::{Duration, Instant};
+use crate::sync::{Arc, Ordering};
 use crate::worker::{self, Msg, Shared, WorkerThread};
-use crossbeam_channel::{Sender, TrySendError};
 use std::fmt;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// The default queue capacity of a pool, in values.
 ///
@@ -285,8 +284,8 @@ impl Builder {
     /// everything inline, with the error.
     pub(crate) fn build_degraded(mut self) -> (Bgdrop, Option<BuildError>) {
         let (tx, rx) = match self.policy {
-            FullPolicy::Grow => crossbeam_channel::unbounded(),
-            _ => crossbeam_channel::bounded(self.capacity),
+            FullPolicy::Grow => channel::unbounded(),
+            _ => channel::bounded(self.capacity),
         };
         let capacity = (self.policy != FullPolicy::Grow).then_some(self.capacity);
         let shared = Arc::new(Shared::new(

@@ -1,10 +1,9 @@
 //! What a pool has done: the [`Stats`] snapshot, and the counters behind it.
 
 use crate::FullPolicy;
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicU64, AtomicUsize, Ordering};
 use std::cell::Cell;
 use std::fmt;
-use std::sync::atomic::AtomicUsize;
 
 /// A snapshot of a pool's counters, from [`Bgdrop::stats`](crate::Bgdrop::stats).
 ///
@@ -109,12 +108,18 @@ pub(crate) enum CallerEvent {
 const EVENTS: usize = 5;
 
 /// Number of per-thread shards; threads beyond this share one more, contended shard.
-const SHARDS: usize = 32;
+/// Under loom, 2: the models then cover both the owned shards and the shared one.
+const SHARDS: usize = if cfg!(loom) { 2 } else { 32 };
 
 /// One thread's counters, on a cache line of its own.
 #[repr(align(128))]
-#[derive(Default)]
 struct Shard([AtomicU64; EVENTS]);
+
+impl Shard {
+    fn new() -> Self {
+        Shard(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
+}
 
 /// Counters bumped on the callers' threads.
 ///
@@ -128,8 +133,10 @@ pub(crate) struct CallerCounters {
 
 /// Which shard this thread owns: `0` means not yet assigned, otherwise index + 1.
 fn thread_shard() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    std::thread_local! {
+    crate::sync::process_static! {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+    }
+    crate::sync::thread_local! {
         static SHARD: Cell<usize> = const { Cell::new(0) };
     }
     SHARD.with(|s| {
@@ -146,7 +153,7 @@ fn thread_shard() -> usize {
 impl CallerCounters {
     pub(crate) fn new() -> Self {
         CallerCounters {
-            shards: (0..=SHARDS).map(|_| Shard::default()).collect(),
+            shards: (0..=SHARDS).map(|_| Shard::new()).collect(),
         }
     }
 

@@ -3,15 +3,17 @@
 
 use crate::raw::Erased;
 use crate::stats::CallerCounters;
-use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering};
+use crate::sync::channel::{Receiver, Sender, TryRecvError};
+pub(crate) use crate::sync::lock;
+use crate::sync::thread::{self, Thread};
+use crate::sync::time::{Duration, Instant};
+use crate::sync::{
+    Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering, wait_timeout,
+};
 use crate::{BuildError, FullPolicy};
-use crossbeam_channel::{Receiver, TryRecvError};
 use std::any::Any;
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::thread::{self, Thread};
-use std::time::{Duration, Instant};
 
 /// One entry of a pool's queue.
 pub(crate) enum Msg {
@@ -27,7 +29,7 @@ const ROLE_ORDINARY: usize = 1;
 const ROLE_EXITING: usize = 2;
 // Any other value: the address of the `Shared` state of the pool this thread works for.
 
-std::thread_local! {
+crate::sync::thread_local! {
     /// The current thread's role. Const-initialised with no destructor, so it stays
     /// readable while the thread's other thread-locals are destroyed.
     static ROLE: Cell<usize> = const { Cell::new(ROLE_NEW) };
@@ -41,7 +43,9 @@ struct ExitGuard;
 
 impl Drop for ExitGuard {
     fn drop(&mut self) {
-        ROLE.with(|r| {
+        // `ROLE` has no destructor, so with std this never fails; loom destroys all of
+        // a thread's (mock) thread-locals at once, and there it may.
+        let _ = ROLE.try_with(|r| {
             if r.get() == ROLE_ORDINARY {
                 r.set(ROLE_EXITING);
             }
@@ -95,8 +99,11 @@ pub(crate) const WARM_WINDOW: Duration = Duration::from_secs(1);
 /// See [`WARM_SLEEP_MAX`].
 pub(crate) const COLD_SLEEP: Duration = Duration::from_millis(50);
 const FIRST_SLEEP: Duration = Duration::from_micros(50);
-const SPIN_ROUNDS: u32 = 10;
-const YIELD_ROUNDS: u32 = 20;
+/// Under loom every spin and yield is a step of the model: one of each is enough to
+/// model the polling phase, which ends the same way however long it is.
+const SPIN_ROUNDS: u32 = if cfg!(loom) { 1 } else { 10 };
+/// See [`SPIN_ROUNDS`].
+const YIELD_ROUNDS: u32 = if cfg!(loom) { 1 } else { 20 };
 
 /// A value on cache lines of its own (128 bytes: adjacent-line prefetching pairs
 /// 64-byte lines on x86).
@@ -113,12 +120,20 @@ impl<T> std::ops::Deref for Padded<T> {
 
 /// What one worker has done. Only its worker writes it, with plain stores (no
 /// read-modify-write), except the helpers' entry, which uses `fetch_add`.
-#[derive(Default)]
 struct Progress {
     /// Destructors finished (normally or by panicking).
     completed: AtomicU64,
     /// Destructors running right now.
     dropping: AtomicU64,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Progress {
+            completed: AtomicU64::new(0),
+            dropping: AtomicU64::new(0),
+        }
+    }
 }
 
 /// State shared by a pool's handles and its workers.
@@ -164,7 +179,7 @@ impl Shared {
             running_changed: Condvar::new(),
             threads: Mutex::new(Vec::new()),
             workers: Padded(AtomicUsize::new(0)),
-            progress: (0..=threads).map(|_| Padded(Progress::default())).collect(),
+            progress: (0..=threads).map(|_| Padded(Progress::new())).collect(),
             panicked: AtomicU64::new(0),
             counters: CallerCounters::new(),
             flush_lock: Mutex::new(()),
@@ -287,21 +302,26 @@ impl Shared {
             };
             // Woken when a worker leaves; the short timeout catches values that a
             // racing caller queued after the queue looked empty.
-            drop(
-                self.running_changed
-                    .wait_timeout(running, wait)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
-            );
+            drop(wait_timeout(
+                &self.running_changed,
+                &self.running,
+                running,
+                wait,
+            ));
         }
+    }
+
+    /// The process-exit path: stops accepting values, then drops what is queued on the
+    /// current thread alongside the workers, waiting at most `timeout` for destructors
+    /// still running. Returns whether everything was drained.
+    pub(crate) fn close_and_drain(&self, timeout: Duration) -> bool {
+        self.close();
+        self.drain_here(Instant::now().checked_add(timeout))
     }
 
     /// Blocks until every value queued before the call has been dropped, or until
     /// `deadline`. See [`Bgdrop::flush`](crate::Bgdrop::flush).
-    pub(crate) fn flush(
-        &self,
-        tx: &crossbeam_channel::Sender<Msg>,
-        deadline: Option<Instant>,
-    ) -> bool {
+    pub(crate) fn flush(&self, tx: &Sender<Msg>, deadline: Option<Instant>) -> bool {
         if on_any_worker() {
             // Waiting for the pool's workers from one of them could wait for itself.
             return false;
@@ -349,10 +369,6 @@ fn drop_panic_payload(mut payload: Box<dyn Any + Send>) {
         }
     }
     std::mem::forget(payload);
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> crate::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A rendezvous that proves every worker has finished what it took before a flush.
@@ -435,11 +451,7 @@ impl FlushBarrier {
                         self.opened.notify_all();
                         return false;
                     }
-                    s = self
-                        .opened
-                        .wait_timeout(s, d - now)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .0;
+                    s = wait_timeout(&self.opened, &self.state, s, d - now);
                 }
             }
         }
@@ -473,7 +485,8 @@ impl std::fmt::Debug for WorkerThread {
 }
 
 impl WorkerThread {
-    /// The worker's index in its pool, from 0.
+    /// The worker's index in its pool, from 0. Indices are given to the workers that
+    /// start: after a failed spawn, the next worker is offered the same index.
     #[must_use]
     pub fn index(&self) -> usize {
         self.index
@@ -538,7 +551,12 @@ pub(crate) fn spawn_workers(
 ) -> Result<usize, BuildError> {
     let mut started = 0;
     let mut first_error = None;
-    for index in 0..threads {
+    for _ in 0..threads {
+        // Indices go to the workers that start: if a spawn fails, the next worker takes
+        // its index. Worker 0 must exist whenever any worker does, because it is the
+        // one that never parks without a timeout (see `Idle::wait`); without it every
+        // worker could sleep for good while a flush waits for room in a full queue.
+        let index = started;
         // Count the worker as running before it starts, so a shutdown that races the
         // thread's start still waits for it.
         *lock(&shared.running) += 1;
@@ -615,7 +633,7 @@ impl Idle {
         self.empty_polls += 1;
         if self.empty_polls <= SPIN_ROUNDS {
             for _ in 0..(1u32 << self.empty_polls.min(6)) {
-                std::hint::spin_loop();
+                thread::spin_loop();
             }
             return;
         }
@@ -634,65 +652,5 @@ impl Idle {
         } else {
             thread::park();
         }
-    }
-}
-
-/// Loom models of the flush barrier: run with
-/// `RUSTFLAGS="--cfg loom" cargo test -p bgdrop@0.2.0 --lib --release loom`.
-#[cfg(all(test, loom))]
-mod loom_models {
-    use super::FlushBarrier;
-    use loom::sync::Arc;
-    use loom::thread;
-
-    #[test]
-    fn loom_barrier_opens_only_after_every_worker_arrived() {
-        loom::model(|| {
-            let barrier = Arc::new(FlushBarrier::new(2));
-            let arrived = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
-            let workers: Vec<_> = (0..2)
-                .map(|_| {
-                    let (b, a) = (Arc::clone(&barrier), Arc::clone(&arrived));
-                    thread::spawn(move || {
-                        a.fetch_add(1, loom::sync::atomic::Ordering::SeqCst);
-                        b.arrive_and_wait();
-                    })
-                })
-                .collect();
-            assert!(barrier.wait(None));
-            assert_eq!(arrived.load(loom::sync::atomic::Ordering::SeqCst), 2);
-            for w in workers {
-                w.join().unwrap();
-            }
-        });
-    }
-
-    #[test]
-    fn loom_abandoning_releases_workers_waiting_at_the_barrier() {
-        loom::model(|| {
-            let barrier = Arc::new(FlushBarrier::new(3));
-            let waiting = {
-                let b = Arc::clone(&barrier);
-                thread::spawn(move || b.arrive_and_wait())
-            };
-            barrier.abandon();
-            waiting.join().unwrap();
-            // A token taken after the flusher gave up is skipped at once.
-            barrier.arrive_and_wait();
-        });
-    }
-
-    #[test]
-    fn loom_a_draining_thread_can_take_tokens_without_waiting() {
-        loom::model(|| {
-            let barrier = Arc::new(FlushBarrier::new(2));
-            let worker = {
-                let b = Arc::clone(&barrier);
-                thread::spawn(move || b.arrive_and_wait())
-            };
-            barrier.arrive();
-            assert!(barrier.wait(None));
-            worker.join().unwrap();
-        });
     }
 }
