@@ -2,6 +2,7 @@
 
 use crate::cost::DropCost;
 use crate::pool::{Bgdrop, Builder};
+use crate::worker::Shared;
 use crate::{BuildError, raw};
 use std::fmt;
 use std::sync::OnceLock;
@@ -147,6 +148,6 @@ extern "C" fn drain_at_exit() {
     let _ = std::panic::catch_unwind(|| {
         let Some(pool) = GLOBAL.get() else { return };
         let timeout = Duration::from_nanos(EXIT_TIMEOUT_NANOS.load(Ordering::Relaxed));
-        pool.shared().close_and_drain(timeout);
+        Shared::close_and_drain(pool.shared(), timeout);
     });
 }

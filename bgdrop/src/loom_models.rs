@@ -24,7 +24,7 @@
 
 use crate::sync::time::Duration;
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering};
-use crate::worker::{FlushBarrier, WorkerThread, on_any_worker};
+use crate::worker::{FlushBarrier, Shared, WorkerThread, on_any_worker};
 use crate::{Bgdrop, FullPolicy};
 use loom::thread;
 use std::cell::RefCell;
@@ -536,7 +536,10 @@ fn loom_exit_drain_while_a_worker_is_mid_destructor() {
         let pool = pool(1, 2, FullPolicy::DropInline);
         pool.drop(val(&ledger, 0));
         pool.drop(val(&ledger, 1));
-        assert!(pool.shared().close_and_drain(Duration::from_secs(3600)));
+        assert!(Shared::close_and_drain(
+            pool.shared(),
+            Duration::from_secs(3600)
+        ));
         ledger.assert_all_dropped();
         let stats = pool.stats();
         assert_eq!((stats.deferred, stats.completed, stats.pending), (2, 2, 0));
@@ -556,7 +559,7 @@ fn loom_exit_drain_that_times_out_loses_nothing() {
         let pool = pool(1, 2, FullPolicy::DropInline);
         pool.drop(val(&ledger, 0));
         pool.drop(val(&ledger, 1));
-        let _ = pool.shared().close_and_drain(Duration::ZERO);
+        let _ = Shared::close_and_drain(pool.shared(), Duration::ZERO);
         drop(pool);
         ledger.assert_all_dropped();
     });

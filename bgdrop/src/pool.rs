@@ -629,7 +629,7 @@ impl Bgdrop {
             && !shared.closing.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn shared(&self) -> &Shared {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.inner.shared
     }
 

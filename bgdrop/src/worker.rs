@@ -8,7 +8,7 @@ pub(crate) use crate::sync::lock;
 use crate::sync::thread::{self, Thread};
 use crate::sync::time::{Duration, Instant};
 use crate::sync::{
-    Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering, wait_timeout,
+    Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering, wait_notified, wait_timeout,
 };
 use crate::{BuildError, FullPolicy};
 use std::any::Any;
@@ -279,44 +279,89 @@ impl Shared {
     /// until `deadline`. Returns whether everything was drained. Used at process exit,
     /// at shutdown, and by `flush` once the pool is closing.
     pub(crate) fn drain_here(&self, deadline: Option<Instant>) -> bool {
-        debug_assert!(self.closing.load(Ordering::SeqCst));
         // A worker draining from inside a destructor stays in its loop meanwhile.
-        let own = usize::from(self.on_own_worker());
+        self.drain(deadline, usize::from(self.on_own_worker()), true)
+    }
+
+    /// [`drain_here`](Self::drain_here), counting `own` running workers as the
+    /// current thread's own, and taking values off the queue only if `help`.
+    fn drain(&self, deadline: Option<Instant>, own: usize, help: bool) -> bool {
+        debug_assert!(self.closing.load(Ordering::SeqCst));
         loop {
-            while let Ok(msg) = self.rx.try_recv() {
-                match msg {
-                    Msg::Value(v) => self.run_on_helper(v),
-                    Msg::Flush(barrier) => barrier.arrive(),
+            while help {
+                match self.rx.try_recv() {
+                    Ok(Msg::Value(v)) => self.run_on_helper(v),
+                    Ok(Msg::Flush(barrier)) => barrier.arrive(),
+                    Err(_) => break,
                 }
             }
             let running = lock(&self.running);
             if *running <= own && self.rx.is_empty() {
                 return true;
             }
-            let wait = match deadline {
-                None => Duration::from_millis(1),
+            let left = match deadline {
+                None => None,
                 Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => left.min(Duration::from_millis(1)),
+                    Some(left) if !left.is_zero() => Some(left),
                     _ => return false,
                 },
             };
-            // Woken when a worker leaves; the short timeout catches values that a
-            // racing caller queued after the queue looked empty.
-            drop(wait_timeout(
-                &self.running_changed,
-                &self.running,
-                running,
-                wait,
-            ));
+            if help {
+                // Woken when a worker leaves; the short timeout catches values that a
+                // racing caller queued after the queue looked empty.
+                let wait = left.map_or(Duration::from_millis(1), |l| {
+                    l.min(Duration::from_millis(1))
+                });
+                drop(wait_timeout(
+                    &self.running_changed,
+                    &self.running,
+                    running,
+                    wait,
+                ));
+            } else {
+                // Only waiting: what ends the wait (the helper or a worker leaving)
+                // is always notified.
+                drop(wait_notified(
+                    &self.running_changed,
+                    running,
+                    left.unwrap_or(Duration::from_secs(3600)),
+                ));
+            }
         }
     }
 
-    /// The process-exit path: stops accepting values, then drops what is queued on the
-    /// current thread alongside the workers, waiting at most `timeout` for destructors
-    /// still running. Returns whether everything was drained.
-    pub(crate) fn close_and_drain(&self, timeout: Duration) -> bool {
-        self.close();
-        self.drain_here(Instant::now().checked_add(timeout))
+    /// The process-exit path: stops accepting values, then drops what is queued,
+    /// waiting at most `timeout` for destructors still running. Returns whether
+    /// everything was drained.
+    ///
+    /// The draining alongside the workers happens on a helper thread, not on the
+    /// exiting one: a destructor that never returns then holds up that helper (or a
+    /// worker), and the exiting thread still leaves at the deadline. Only if no
+    /// helper can be spawned does the exiting thread drain itself.
+    pub(crate) fn close_and_drain(this: &Arc<Self>, timeout: Duration) -> bool {
+        this.close();
+        let deadline = Instant::now().checked_add(timeout);
+        let own = usize::from(this.on_own_worker());
+        // Counted as running until it is done, so waiting for the workers waits for
+        // it too.
+        *lock(&this.running) += 1;
+        let shared = Arc::clone(this);
+        let helper = thread::Builder::new()
+            .name("bgdrop-exit".to_owned())
+            .spawn(move || {
+                // Itself, and the exiting thread if that is a worker.
+                shared.drain(None, 1 + own, true);
+                let mut running = lock(&shared.running);
+                *running -= 1;
+                shared.running_changed.notify_all();
+            });
+        match helper {
+            Ok(_) => this.drain(deadline, own, false),
+            Err(_) => {
+                *lock(&this.running) -= 1;
+                this.drain(deadline, own, true)
+            }
+        }
     }
 
     /// Blocks until every value queued before the call has been dropped, or until

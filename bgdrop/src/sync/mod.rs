@@ -74,6 +74,33 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Waits on `cv` until it is notified or `timeout` passes, for a caller whose
+/// condition changes only together with a notification of `cv` (so it needs no
+/// periodic re-check), and returns the guard taken again.
+///
+/// Under loom the timeout is modelled as never firing: the wait ends only when `cv`
+/// is notified. That is sound for the states the models check (every change the
+/// caller waits for is notified), and the timing-out path is modelled separately
+/// with a zero timeout, which returns before waiting.
+#[cfg_attr(not(loom), inline)]
+pub(crate) fn wait_notified<'a, T>(
+    cv: &Condvar,
+    guard: MutexGuard<'a, T>,
+    timeout: Duration,
+) -> MutexGuard<'a, T> {
+    #[cfg(not(loom))]
+    {
+        cv.wait_timeout(guard, timeout)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+    }
+    #[cfg(loom)]
+    {
+        let _ = timeout;
+        cv.wait(guard).unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// Waits on `cv` for at most `timeout`, releasing `guard` (a guard of `mutex`)
 /// meanwhile, and returns the guard taken again.
 ///
