@@ -288,11 +288,12 @@ impl Shared {
     fn drain(&self, deadline: Option<Instant>, own: usize, help: bool) -> bool {
         debug_assert!(self.closing.load(Ordering::SeqCst));
         loop {
-            while help {
-                match self.rx.try_recv() {
-                    Ok(Msg::Value(v)) => self.run_on_helper(v),
-                    Ok(Msg::Flush(barrier)) => barrier.arrive(),
-                    Err(_) => break,
+            if help {
+                while let Ok(msg) = self.rx.try_recv() {
+                    match msg {
+                        Msg::Value(v) => self.run_on_helper(v),
+                        Msg::Flush(barrier) => barrier.arrive(),
+                    }
                 }
             }
             let running = lock(&self.running);
@@ -355,12 +356,11 @@ impl Shared {
                 *running -= 1;
                 shared.running_changed.notify_all();
             });
-        match helper {
-            Ok(_) => this.drain(deadline, own, false),
-            Err(_) => {
-                *lock(&this.running) -= 1;
-                this.drain(deadline, own, true)
-            }
+        if helper.is_ok() {
+            this.drain(deadline, own, false)
+        } else {
+            *lock(&this.running) -= 1;
+            this.drain(deadline, own, true)
         }
     }
 
