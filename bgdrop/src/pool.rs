@@ -493,7 +493,7 @@ impl Bgdrop {
     fn on_full(&self, msg: Msg) {
         let shared = &*self.inner.shared;
         // The workers may be asleep; they never are woken on the fast path.
-        shared.wake_all();
+        shared.wake_sleepers();
         match shared.policy {
             FullPolicy::Block => {
                 shared.counters.bump(CallerEvent::Blocked);
@@ -538,8 +538,15 @@ impl Bgdrop {
             self.inner.shared.counters.bump(CallerEvent::Cheap);
             drop(value);
         } else {
-            self.drop(value);
+            self.drop_costly(value);
         }
+    }
+
+    /// [`drop`](Self::drop), kept out of line so that the threshold path's common
+    /// case (a cheap value dropped here) needs no stack frame for the hand-off.
+    #[inline(never)]
+    fn drop_costly<T: Send + 'static>(&self, value: T) {
+        self.drop(value);
     }
 
     /// The pool's threshold for [`drop_if_costly`](Self::drop_if_costly).

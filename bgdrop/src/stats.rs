@@ -131,23 +131,29 @@ pub(crate) struct CallerCounters {
     shards: Box<[Shard]>,
 }
 
-/// Which shard this thread owns: `0` means not yet assigned, otherwise index + 1.
+crate::sync::thread_local! {
+    /// Which shard this thread owns: `0` means not yet assigned, otherwise index + 1.
+    static SHARD: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The shard of the current thread: one thread-local read once assigned.
+#[inline(always)]
 fn thread_shard() -> usize {
+    match SHARD.with(Cell::get) {
+        0 => assign_shard(),
+        v => v - 1,
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn assign_shard() -> usize {
     crate::sync::process_static! {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
     }
-    crate::sync::thread_local! {
-        static SHARD: Cell<usize> = const { Cell::new(0) };
-    }
-    SHARD.with(|s| {
-        let v = s.get();
-        if v != 0 {
-            return v - 1;
-        }
-        let idx = NEXT.fetch_add(1, Ordering::Relaxed).min(SHARDS);
-        s.set(idx + 1);
-        idx
-    })
+    let idx = NEXT.fetch_add(1, Ordering::Relaxed).min(SHARDS);
+    SHARD.with(|s| s.set(idx + 1));
+    idx
 }
 
 impl CallerCounters {
@@ -157,7 +163,7 @@ impl CallerCounters {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn bump(&self, event: CallerEvent) {
         let idx = thread_shard();
         let c = &self.shards[idx].0[event as usize];

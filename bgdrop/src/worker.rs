@@ -8,7 +8,8 @@ pub(crate) use crate::sync::lock;
 use crate::sync::thread::{self, Thread};
 use crate::sync::time::{Duration, Instant};
 use crate::sync::{
-    Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering, wait_notified, wait_timeout,
+    Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering, fence, wait_notified,
+    wait_timeout,
 };
 use crate::{BuildError, FullPolicy};
 use std::any::Any;
@@ -152,6 +153,9 @@ pub(crate) struct Shared {
     threads: Mutex<Vec<Thread>>,
     /// Workers that were spawned (fixed once the pool is built).
     pub(crate) workers: Padded<AtomicUsize>,
+    /// Workers parked (or about to park): callers that find the queue full wake
+    /// workers only when some are.
+    sleepers: Padded<AtomicUsize>,
     /// Per-worker progress, one cache line each, written only by its worker; the last
     /// one is shared by threads that help to drain (process exit, shutdown).
     progress: Box<[Padded<Progress>]>,
@@ -179,6 +183,7 @@ impl Shared {
             running_changed: Condvar::new(),
             threads: Mutex::new(Vec::new()),
             workers: Padded(AtomicUsize::new(0)),
+            sleepers: Padded(AtomicUsize::new(0)),
             progress: (0..=threads).map(|_| Padded(Progress::new())).collect(),
             panicked: AtomicU64::new(0),
             counters: CallerCounters::new(),
@@ -211,6 +216,21 @@ impl Shared {
 
     pub(crate) fn running(&self) -> usize {
         *lock(&self.running)
+    }
+
+    /// Wakes the workers if any is parked; for callers that find the queue full, so
+    /// that a producer outrunning busy workers pays one load, not a lock and a
+    /// syscall per value.
+    ///
+    /// A worker counts itself in `sleepers` and then checks the queue before it
+    /// parks; the caller's queue is full (not empty) before it checks `sleepers`.
+    /// With both sides fenced, either the worker sees the queue's values and does not
+    /// park, or the caller sees the worker and wakes it.
+    pub(crate) fn wake_sleepers(&self) {
+        fence(Ordering::SeqCst);
+        if self.sleepers.load(Ordering::Relaxed) != 0 {
+            self.wake_all();
+        }
     }
 
     /// Wakes every worker that is asleep (cheap for those that are not).
@@ -650,7 +670,7 @@ fn worker_loop(shared: &Shared, index: usize) {
                     }
                     continue;
                 }
-                idle.wait(index);
+                idle.wait(shared, index);
             }
             Err(TryRecvError::Disconnected) => return,
         }
@@ -674,7 +694,7 @@ impl Idle {
         self.slept = false;
     }
 
-    fn wait(&mut self, index: usize) {
+    fn wait(&mut self, shared: &Shared, index: usize) {
         self.empty_polls += 1;
         if self.empty_polls <= SPIN_ROUNDS {
             for _ in 0..(1u32 << self.empty_polls.min(6)) {
@@ -689,13 +709,19 @@ impl Idle {
         let now = Instant::now();
         let since = *self.since.get_or_insert(now);
         self.slept = true;
-        if now.duration_since(since) < WARM_WINDOW {
-            self.sleep = (self.sleep * 2).clamp(FIRST_SLEEP, WARM_SLEEP_MAX);
-            thread::park_timeout(self.sleep);
-        } else if index == 0 {
-            thread::park_timeout(COLD_SLEEP);
-        } else {
-            thread::park();
+        shared.sleepers.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        // Checked after counting itself as asleep: see `Shared::wake_sleepers`.
+        if shared.rx.is_empty() && !shared.closing.load(Ordering::SeqCst) {
+            if now.duration_since(since) < WARM_WINDOW {
+                self.sleep = (self.sleep * 2).clamp(FIRST_SLEEP, WARM_SLEEP_MAX);
+                thread::park_timeout(self.sleep);
+            } else if index == 0 {
+                thread::park_timeout(COLD_SLEEP);
+            } else {
+                thread::park();
+            }
         }
+        shared.sleepers.fetch_sub(1, Ordering::SeqCst);
     }
 }
