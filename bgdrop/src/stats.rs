@@ -137,6 +137,10 @@ crate::sync::thread_local! {
 }
 
 /// The shard of the current thread: one thread-local read once assigned.
+#[allow(
+    clippy::inline_always,
+    reason = "on the threshold path's cheap case; measured with callgrind"
+)]
 #[inline(always)]
 fn thread_shard() -> usize {
     match SHARD.with(Cell::get) {
@@ -163,6 +167,10 @@ impl CallerCounters {
         }
     }
 
+    #[allow(
+        clippy::inline_always,
+        reason = "on the threshold path's cheap case; measured with callgrind"
+    )]
     #[inline(always)]
     pub(crate) fn bump(&self, event: CallerEvent) {
         let idx = thread_shard();
