@@ -74,9 +74,9 @@ fn main() {
                         measure(&pool, &strings, which)
                     };
                     if which {
-                        deferred.push(t)
+                        deferred.push(t);
                     } else {
-                        inline.push(t)
+                        inline.push(t);
                     }
                 }
             }
