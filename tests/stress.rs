@@ -210,13 +210,21 @@ fn stress_every_destructor_runs_exactly_once() {
 
     // The shared pool was flushed. A short-lived pool whose last handle was dropped by
     // its own worker (a queued value held a clone) is still being drained by that
-    // worker: wait for the ledger to balance, with a generous bound.
-    let made = ledger.made.load(Ordering::SeqCst);
+    // worker, and its destructors may still make values (the `Spawn` behaviour):
+    // wait for the ledger to balance, with a generous bound. `dropped` is read before
+    // `made`, so without a double drop it can never exceed it.
+    let balance = || {
+        let dropped = ledger.dropped.load(Ordering::SeqCst);
+        (dropped, ledger.made.load(Ordering::SeqCst))
+    };
     let deadline = Instant::now() + Duration::from_mins(1);
-    while ledger.dropped.load(Ordering::SeqCst) < made && Instant::now() < deadline {
+    let (dropped, made) = loop {
+        let (dropped, made) = balance();
+        if dropped >= made || Instant::now() >= deadline {
+            break (dropped, made);
+        }
         thread::yield_now();
-    }
-    let dropped = ledger.dropped.load(Ordering::SeqCst);
+    };
     assert!(made > 1000, "the stress test made only {made} values");
     assert_eq!(dropped, made, "made {made}, dropped {dropped}");
     assert_eq!(stats.completed, stats.deferred, "{stats}");
