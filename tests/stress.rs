@@ -208,23 +208,8 @@ fn stress_every_destructor_runs_exactly_once() {
     let stats = shared.stats();
     std::panic::set_hook(hook);
 
-    // The shared pool was flushed. A short-lived pool whose last handle was dropped by
-    // its own worker (a queued value held a clone) is still being drained by that
-    // worker, and its destructors may still make values (the `Spawn` behaviour):
-    // wait for the ledger to balance, with a generous bound. `dropped` is read before
-    // `made`, so without a double drop it can never exceed it.
-    let balance = || {
-        let dropped = ledger.dropped.load(Ordering::SeqCst);
-        (dropped, ledger.made.load(Ordering::SeqCst))
-    };
-    let deadline = Instant::now() + Duration::from_mins(1);
-    let (dropped, made) = loop {
-        let (dropped, made) = balance();
-        if dropped >= made || Instant::now() >= deadline {
-            break (dropped, made);
-        }
-        thread::yield_now();
-    };
+    // The shared pool was flushed; short-lived pools may still be draining.
+    let (dropped, made) = wait_for_balance(&ledger);
     assert!(made > 1000, "the stress test made only {made} values");
     assert_eq!(dropped, made, "made {made}, dropped {dropped}");
     assert_eq!(stats.completed, stats.deferred, "{stats}");
@@ -233,6 +218,25 @@ fn stress_every_destructor_runs_exactly_once() {
     assert!(ledger.panics.load(Ordering::SeqCst) > 0);
     for s in totals.lock().unwrap().iter() {
         assert_eq!(s.completed + s.pending, s.deferred, "{s}");
+    }
+}
+
+/// Waits (with a generous bound) until every value made has been dropped, and
+/// returns `(dropped, made)`.
+///
+/// A short-lived pool whose last handle was dropped by its own worker (a queued
+/// value held a clone) is still being drained by that worker, and its destructors
+/// may still make values (the `Spawn` behaviour). `dropped` is read before `made`,
+/// so without a double drop it can never exceed it.
+fn wait_for_balance(ledger: &Ledger) -> (u64, u64) {
+    let deadline = Instant::now() + Duration::from_mins(1);
+    loop {
+        let dropped = ledger.dropped.load(Ordering::SeqCst);
+        let made = ledger.made.load(Ordering::SeqCst);
+        if dropped >= made || Instant::now() >= deadline {
+            return (dropped, made);
+        }
+        thread::yield_now();
     }
 }
 
