@@ -11,6 +11,8 @@
 //! - `stuck`: like `return`, but the first destructor never finishes; the exit timeout
 //!   is 300 ms, so the process must still end, with every other value dropped.
 //! - `late`: values are also deferred from a destructor run after `main` returned.
+//! - `tls`: `main` also parks a value in a thread-local; its destructor, run by the C
+//!   runtime after `main` returns, defers 10 more witnesses.
 //! - `batch`: the values (but the first) go through a `bgdrop::Batch`, released in
 //!   two halves; the second half is released by the batch's drop at the end of `main`.
 
@@ -40,7 +42,9 @@ impl Drop for Witness {
             .append(true)
             .open(&self.file)
             .expect("open witness file");
-        writeln!(f, "{}", self.line).expect("write witness file");
+        // One `write` per line: appends from several threads never interleave.
+        f.write_all(format!("{}\n", self.line).as_bytes())
+            .expect("write witness file");
     }
 }
 
@@ -58,6 +62,10 @@ impl Drop for Cascade {
             });
         }
     }
+}
+
+std::thread_local! {
+    static PARKED: std::cell::RefCell<Option<Cascade>> = const { std::cell::RefCell::new(None) };
 }
 
 fn main() {
@@ -101,6 +109,9 @@ fn main() {
     }
     if mode == "late" {
         bgdrop::defer(Cascade(file.clone(), 10));
+    }
+    if mode == "tls" {
+        PARKED.with(|p| *p.borrow_mut() = Some(Cascade(file.clone(), 10)));
     }
     let stats = bgdrop::global().stats();
     eprintln!("pending at exit: {}", stats.pending);
