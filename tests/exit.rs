@@ -98,5 +98,8 @@ fn values_deferred_by_a_thread_local_destructor_after_main_returns_are_dropped()
     let (output, lines, _) = run_child("tls");
     assert!(output.status.success(), "{output:?}");
     assert_eq!(lines.len(), COUNT + 10, "{output:?}");
-    assert_eq!(lines.iter().filter(|l| l.starts_with("cascade")).count(), 10);
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("cascade")).count(),
+        10
+    );
 }
