@@ -85,9 +85,10 @@ pub(crate) fn install(builder: Builder) -> Result<&'static Bgdrop, InstallError>
 /// Its queue is drained when the process exits normally (return from `main`,
 /// [`std::process::exit`], or a panic in `main`): a hook registered with the C
 /// runtime's `atexit` stops the pool from taking values (later ones are dropped by
-/// their caller), then drops what is queued on the exiting thread alongside the
-/// workers, waiting at most the exit timeout ([`DEFAULT_EXIT_TIMEOUT`]) for
-/// destructors that are still running. An abort, a signal, or `panic = "abort"` skips
+/// their caller), then has what is queued dropped by the workers and a helper thread
+/// together, while the exiting thread waits at most the exit timeout
+/// ([`DEFAULT_EXIT_TIMEOUT`]): a destructor that never returns delays exit by that
+/// bound and no more. An abort, a signal, or `panic = "abort"` skips
 /// the hook like every other destructor.
 ///
 /// If no worker thread can be spawned, the global pool drops every value on the

@@ -98,6 +98,20 @@
 //! # Ok::<(), bgdrop::BuildError>(())
 //! ```
 //!
+//! # Batches
+//!
+//! [`Batch`] collects values on the caller at the cost of a move (no queue, no atomic
+//! operation, no allocation once warm) and hands them all to the pool in one hand-off
+//! when you call [`release`](Batch::release): at the end of a frame, a request or a
+//! transaction, so the workers free that memory while your thread is idle.
+//!
+//! ```
+//! let mut garbage = bgdrop::Batch::new();
+//! garbage.push(vec![vec![0u8; 100]; 100]);
+//! garbage.push(String::from("request log"));
+//! garbage.release(); // one hand-off for both
+//! ```
+//!
 //! # Shutdown and process exit
 //!
 //! No value handed to bgdrop is lost:
@@ -107,8 +121,8 @@
 //! - The global pool is never dropped; instead a hook registered with the C runtime's
 //!   `atexit` drains it when the process exits normally (return from `main`,
 //!   [`std::process::exit`], a panic in `main`). From that point on, values are dropped
-//!   by the thread that hands them over; queued values are dropped by the exiting
-//!   thread and the workers together. The hook waits at most the exit timeout
+//!   by the thread that hands them over; queued values are dropped by the workers and
+//!   a helper thread together. The exiting thread waits at most the exit timeout
 //!   ([`DEFAULT_EXIT_TIMEOUT`], see [`Builder::exit_timeout`]) for destructors still
 //!   running, so a destructor that never returns cannot hang the process forever.
 //!   Aborts, signals and `panic = "abort"` skip it, as they skip every destructor.

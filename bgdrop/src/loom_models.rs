@@ -527,7 +527,7 @@ fn loom_stats_after_flush_are_exact() {
 
 /// The process-exit path (`close_and_drain`, what the global pool's `atexit` hook
 /// runs) while the worker may be in the middle of a destructor: it returns only once
-/// every queued value has been dropped, by the worker or by the exiting thread, and
+/// every queued value has been dropped, by the worker or by the exit helper, and
 /// the drops are visible to it.
 #[test]
 fn loom_exit_drain_while_a_worker_is_mid_destructor() {
