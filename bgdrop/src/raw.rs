@@ -21,6 +21,8 @@ pub(crate) struct Erased {
     storage: Storage,
     /// Drops the value held in `storage`. Invariant: `storage` holds a live value of
     /// the type this function was instantiated for, placed there by [`Erased::new`].
+    // SAFETY: only `Erased::new` sets it, to `drop_inline::<T>` or `drop_boxed::<T>`
+    // for the very `T` (or `Box<T>`) it wrote into `storage`.
     drop_value: unsafe fn(*mut Storage),
 }
 
@@ -74,6 +76,7 @@ impl Drop for Erased {
 
 /// # Safety
 /// `storage` must hold a live `T` written by [`Erased::new`]; it is dead afterwards.
+// SAFETY: called only through `Erased::drop_value`, whose invariant is this contract.
 unsafe fn drop_inline<T>(storage: *mut Storage) {
     // SAFETY: the caller guarantees a live, aligned `T` at `storage`.
     unsafe { storage.cast::<T>().drop_in_place() }
@@ -81,6 +84,7 @@ unsafe fn drop_inline<T>(storage: *mut Storage) {
 
 /// # Safety
 /// `storage` must hold a live `Box<T>` written by [`Erased::new`]; it is dead afterwards.
+// SAFETY: called only through `Erased::drop_value`, whose invariant is this contract.
 unsafe fn drop_boxed<T>(storage: *mut Storage) {
     // SAFETY: the caller guarantees a live `Box<T>` at `storage`; reading it out
     // moves ownership here, and the caller never uses `storage` again.
@@ -93,6 +97,7 @@ unsafe fn drop_boxed<T>(storage: *mut Storage) {
 /// was registered.
 #[cfg(any(unix, windows))]
 pub(crate) fn at_process_exit(hook: extern "C" fn()) -> bool {
+    // SAFETY: the declaration matches C's `int atexit(void (*)(void))`.
     unsafe extern "C" {
         fn atexit(hook: extern "C" fn()) -> std::ffi::c_int;
     }
@@ -119,6 +124,9 @@ pub(crate) fn lower_current_thread_priority() -> bool {
     }
     const SCHED_IDLE: c_int = 5;
     const PRIO_PROCESS: c_int = 0;
+    // SAFETY: the declarations match glibc's and musl's `int sched_setscheduler(pid_t,
+    // int, const struct sched_param *)` and `int setpriority(int, id_t, int)`, with
+    // `pid_t` = `int` and `id_t` = `unsigned int` on Linux.
     unsafe extern "C" {
         fn sched_setscheduler(pid: c_int, policy: c_int, param: *const SchedParam) -> c_int;
         fn setpriority(which: c_int, who: std::ffi::c_uint, prio: c_int) -> c_int;
