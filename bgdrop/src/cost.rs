@@ -211,38 +211,27 @@ impl<T: DropCost, E: DropCost> DropCost for Result<T, E> {
     }
 }
 
-impl<T> DropCost for Vec<T> {
-    #[inline]
-    fn drop_cost(&self) -> usize {
-        buffer_cost::<T>(
-            self.capacity() != 0 && std::mem::size_of::<T>() != 0,
-            self.capacity().saturating_mul(std::mem::size_of::<T>()),
-            self.len(),
-        )
-    }
+/// Collections that own one flat buffer of `capacity` elements.
+macro_rules! buffer_collection_cost {
+    ($($collection:ident),* $(,)?) => {
+        $(
+            impl<T> DropCost for $collection<T> {
+                /// One unit for the buffer (none when nothing is allocated), one per
+                /// 4 KiB of it, and one per element whose type has a destructor.
+                #[inline]
+                fn drop_cost(&self) -> usize {
+                    buffer_cost::<T>(
+                        self.capacity() != 0 && std::mem::size_of::<T>() != 0,
+                        self.capacity().saturating_mul(std::mem::size_of::<T>()),
+                        self.len(),
+                    )
+                }
+            }
+        )*
+    };
 }
 
-impl<T> DropCost for VecDeque<T> {
-    #[inline]
-    fn drop_cost(&self) -> usize {
-        buffer_cost::<T>(
-            self.capacity() != 0 && std::mem::size_of::<T>() != 0,
-            self.capacity().saturating_mul(std::mem::size_of::<T>()),
-            self.len(),
-        )
-    }
-}
-
-impl<T> DropCost for BinaryHeap<T> {
-    #[inline]
-    fn drop_cost(&self) -> usize {
-        buffer_cost::<T>(
-            self.capacity() != 0 && std::mem::size_of::<T>() != 0,
-            self.capacity().saturating_mul(std::mem::size_of::<T>()),
-            self.len(),
-        )
-    }
-}
+buffer_collection_cost!(Vec, VecDeque, BinaryHeap);
 
 impl DropCost for String {
     #[inline]
