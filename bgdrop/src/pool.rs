@@ -219,7 +219,9 @@ impl Builder {
     /// Starts worker threads with `handler` instead of [`std::thread::Builder`].
     ///
     /// The handler gets one [`WorkerThread`] per worker and must run it on a new
-    /// thread, returning an error if it cannot. Use it to pin workers to cores, set
+    /// thread, returning an error if it cannot. A handler that returns `Ok` without
+    /// ever running the worker leaves the pool waiting for it: its shutdown (the drop
+    /// of the last handle) then never returns. Use it to pin workers to cores, set
     /// their priority, or register them with a profiler.
     ///
     /// # Examples
