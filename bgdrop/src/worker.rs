@@ -402,7 +402,7 @@ impl Shared {
         let barrier = Arc::new(FlushBarrier::new(workers));
         {
             let _order = lock(&self.flush_lock);
-            for sent in 0..workers {
+            for _ in 0..workers {
                 let token = Msg::Flush(Arc::clone(&barrier));
                 let ok = match deadline {
                     None => tx.send(token).is_ok(),
@@ -414,7 +414,6 @@ impl Shared {
                 if !ok {
                     // Tokens already queued are skipped by the workers that take them.
                     barrier.abandon();
-                    let _ = sent;
                     return false;
                 }
             }
