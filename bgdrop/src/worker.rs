@@ -402,14 +402,13 @@ impl Shared {
         let barrier = Arc::new(FlushBarrier::new(workers));
         {
             let _order = lock(&self.flush_lock);
+            // Sleeping workers must make room if the queue is full.
+            self.wake_all();
             for _ in 0..workers {
                 let token = Msg::Flush(Arc::clone(&barrier));
                 let ok = match deadline {
                     None => tx.send(token).is_ok(),
-                    Some(d) => {
-                        self.wake_all();
-                        tx.send_deadline(token, d).is_ok()
-                    }
+                    Some(d) => tx.send_deadline(token, d).is_ok(),
                 };
                 if !ok {
                     // Tokens already queued are skipped by the workers that take them.
