@@ -207,61 +207,44 @@ fn loom_a_draining_thread_can_take_tokens_without_waiting() {
 // ---------------------------------------------------------------------------------
 // 1. Flush racing producers.
 
-/// After `flush` returns, every value handed over before the call (happens-before:
-/// here through `sent`) has been dropped and its drop is visible to the flusher, while
-/// another thread hands values over concurrently. One worker, room for two.
+/// One producer hands a value over while the main thread hands over another and
+/// flushes a pool of `workers` workers (room for two): after `flush` returns, every
+/// value handed over before the call (happens-before: here through `sent`) has been
+/// dropped and its drop is visible to the flusher.
+fn flush_races_a_producer(workers: usize) {
+    let ledger = Ledger::new(2);
+    let pool = pool(workers, 2, FullPolicy::DropInline);
+    let sent = Arc::new(AtomicBool::new(false));
+    let producer = {
+        let (pool, ledger, sent) = (pool.clone(), Arc::clone(&ledger), Arc::clone(&sent));
+        thread::spawn(move || {
+            pool.drop(val(&ledger, 0));
+            sent.store(true, Ordering::Release);
+        })
+    };
+    pool.drop(val(&ledger, 1));
+    let before = sent.load(Ordering::Acquire);
+    pool.flush();
+    assert!(ledger.dropped(1));
+    if before {
+        assert!(ledger.dropped(0));
+    }
+    producer.join().unwrap();
+    drop(pool);
+    ledger.assert_all_dropped();
+}
+
+/// [`flush_races_a_producer`] with one worker.
 #[test]
 fn loom_flush_covers_values_handed_over_before_it() {
-    model(|| {
-        let ledger = Ledger::new(2);
-        let pool = pool(1, 2, FullPolicy::DropInline);
-        let sent = Arc::new(AtomicBool::new(false));
-        let producer = {
-            let (pool, ledger, sent) = (pool.clone(), Arc::clone(&ledger), Arc::clone(&sent));
-            thread::spawn(move || {
-                pool.drop(val(&ledger, 0));
-                sent.store(true, Ordering::Release);
-            })
-        };
-        pool.drop(val(&ledger, 1));
-        let before = sent.load(Ordering::Acquire);
-        pool.flush();
-        assert!(ledger.dropped(1));
-        if before {
-            assert!(ledger.dropped(0));
-        }
-        producer.join().unwrap();
-        drop(pool);
-        ledger.assert_all_dropped();
-    });
+    model(|| flush_races_a_producer(1));
 }
 
 /// The same with two workers: the flush queues a token per worker, and a worker that
 /// takes one waits at the barrier until the other has finished its value.
 #[test]
 fn loom_flush_with_two_workers_and_a_racing_producer() {
-    model_bounded(1, || {
-        let ledger = Ledger::new(2);
-        let pool = pool(2, 2, FullPolicy::DropInline);
-        let sent = Arc::new(AtomicBool::new(false));
-        let producer = {
-            let (pool, ledger, sent) = (pool.clone(), Arc::clone(&ledger), Arc::clone(&sent));
-            thread::spawn(move || {
-                pool.drop(val(&ledger, 0));
-                sent.store(true, Ordering::Release);
-            })
-        };
-        pool.drop(val(&ledger, 1));
-        let before = sent.load(Ordering::Acquire);
-        pool.flush();
-        assert!(ledger.dropped(1));
-        if before {
-            assert!(ledger.dropped(0));
-        }
-        producer.join().unwrap();
-        drop(pool);
-        ledger.assert_all_dropped();
-    });
+    model_bounded(1, || flush_races_a_producer(2));
 }
 
 /// A flush that times out (a zero timeout, or a token that does not fit in a full
