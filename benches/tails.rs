@@ -12,13 +12,34 @@
 //!   (default 500).
 //! - `paced`: frames every 4 ms; each builds a 20 000-entry `HashMap<u64, Vec<u8>>`
 //!   and gets rid of it; frame time = build + hand-off. `FRAMES` frames per
-//!   contender (default 500), in interleaved blocks of 50.
-//! - `b2b`: the same frames back to back, no sleep.
+//!   contender (default 500), in interleaved blocks of 50; every contender's garbage
+//!   is flushed before and after each of its blocks, so no block runs while another
+//!   contender's backlog is being freed. Besides the shared contenders, a
+//!   `bgdrop Batch` row: the map is `push`ed into a `bgdrop::Batch` on the bgdrop pool
+//!   (one batch for the whole part, so its buffer is recycled) and `release()`d at the
+//!   frame's quiescent point, after the frame time is taken and before sleeping to the
+//!   next tick. Below each frame table: the mean frame, the caller time of the
+//!   batch's releases, and the bgdrop pool's `Stats` per frame (values deferred,
+//!   dropped inline as cheap, dropped inline because the queue was full) for the rows
+//!   that use that pool.
+//! - `b2b`: the same frames back to back, no sleep. There is no quiet point, so the
+//!   `bgdrop Batch` row releases at the end of each frame, inside the frame time.
+//! - `scatter`: paced like `paced` (4 ms tick), but each frame builds the same map,
+//!   drains it and gets rid of each of its 20 000 `Vec<u8>` values separately, then of
+//!   the emptied map: 20 001 discards per frame; frame time = build + drain +
+//!   discards. Contenders: inline, bgdrop-0.1.2, defer-drop, basedrop,
+//!   `bgdrop pool drop_if_costly` (the threshold path: the 24-byte vecs stay inline,
+//!   the emptied map's table is handed off), `bgdrop pool` (`Bgdrop::drop` forced on
+//!   every value: its 1 024-slot queue overflows and the rest is dropped inline) and
+//!   `bgdrop Batch` (each value pushed, released at the quiescent point as in
+//!   `paced`). bgdrop-0.1.2 and defer-drop box every value and send it on a channel,
+//!   about 13 ms a frame here, so this part has its own, smaller frame count:
+//!   `SCATTER_FRAMES` per contender (default 200).
 //! - `idle`: a bgdrop pool's worker wake-ups per second (voluntary context switches
 //!   of its thread, from `/proc`) while warm and once idle for over a second, and how
 //!   long a value handed to an idle pool waits before it is dropped.
 //!
-//! `TAILS_ONLY=sparse,paced,b2b,idle` selects parts.
+//! `TAILS_ONLY=sparse,paced,b2b,scatter,idle` selects parts (all by default).
 
 #![allow(
     clippy::cast_precision_loss,
@@ -29,6 +50,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use bgdrop::{Batch, DropCost};
 use common::{Droppers, Who, env_or, fmt_ns, percentile, tree};
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -37,7 +59,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 fn main() {
-    let only = std::env::var("TAILS_ONLY").unwrap_or_else(|_| "sparse,paced,b2b,idle".into());
+    let only =
+        std::env::var("TAILS_ONLY").unwrap_or_else(|_| "sparse,paced,b2b,scatter,idle".into());
     common::print_header("tails");
     let d = Droppers::new();
     if only.contains("sparse") {
@@ -48,6 +71,9 @@ fn main() {
     }
     if only.contains("b2b") {
         frames(&d, false);
+    }
+    if only.contains("scatter") {
+        scatter(&d);
     }
     if only.contains("idle") {
         idle();
@@ -62,7 +88,12 @@ const PCTS: [(&str, f64); 5] = [
     ("max", 100.0),
 ];
 
-fn table(results: &mut [(Who, Vec<u64>)], baseline: Who) {
+/// One markdown table of `results`, with the p99.9 ratio to `baseline`'s.
+fn table<K: Copy + PartialEq>(
+    results: &mut [(K, Vec<u64>)],
+    baseline: K,
+    name: impl Fn(K) -> &'static str,
+) {
     for (_, s) in results.iter_mut() {
         s.sort_unstable();
     }
@@ -75,10 +106,10 @@ fn table(results: &mut [(Who, Vec<u64>)], baseline: Who) {
     for (l, _) in PCTS {
         print!(" {l} |");
     }
-    println!(" p99.9 vs {} |", baseline.name());
+    println!(" p99.9 vs {} |", name(baseline));
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for (who, s) in results.iter() {
-        print!("| {} |", who.name());
+        print!("| {} |", name(*who));
         for (_, p) in PCTS {
             print!(" {} |", fmt_ns(percentile(s, p) as f64));
         }
@@ -122,7 +153,7 @@ fn sparse(d: &Droppers) {
         "\n## sparse: one tree of height 10 every 2 ms, {n} values — caller time per hand-off (timer overhead p50 {})",
         fmt_ns(percentile(&clock, 50.0) as f64)
     );
-    table(&mut results, Who::Seed);
+    table(&mut results, Who::Seed, Who::name);
 }
 
 fn build_map(seed: u64) -> HashMap<u64, Vec<u8>> {
@@ -136,15 +167,107 @@ fn build_map(seed: u64) -> HashMap<u64, Vec<u8>> {
         .collect()
 }
 
-/// Item 5: frames that build and throw away a 20 000-entry map, paced or back to back.
-fn frames(d: &Droppers, paced: bool) {
+/// A contender of the frame loops: the shared ones, and two that only make sense
+/// there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FrameWho {
+    /// Every discarded value goes through [`Droppers::discard`].
+    Plain(Who),
+    /// `Bgdrop::drop_if_costly` on the bgdrop pool: values under its threshold are
+    /// dropped inline.
+    IfCostly,
+    /// Pushed into a [`Batch`] on the bgdrop pool, released at the frame's quiescent
+    /// point.
+    Batch,
+}
+
+impl FrameWho {
+    const INLINE: FrameWho = FrameWho::Plain(Who::Inline);
+
+    fn name(self) -> &'static str {
+        match self {
+            FrameWho::Plain(who) => who.name(),
+            FrameWho::IfCostly => "bgdrop pool drop_if_costly",
+            FrameWho::Batch => "bgdrop Batch",
+        }
+    }
+
+    /// Whether `self` hands values to the bgdrop pool (`Droppers::pool`).
+    fn uses_pool(self) -> bool {
+        matches!(
+            self,
+            FrameWho::Plain(Who::Pool) | FrameWho::IfCostly | FrameWho::Batch
+        )
+    }
+}
+
+/// Where a frame puts its garbage: `who`'s way of getting rid of it.
+struct Sink<'a> {
+    d: &'a Droppers,
+    who: FrameWho,
+    batch: &'a mut Batch,
+}
+
+impl Sink<'_> {
+    #[inline]
+    fn discard<T: DropCost + Send + 'static>(&mut self, value: T) {
+        match self.who {
+            FrameWho::Plain(who) => self.d.discard(who, value),
+            FrameWho::IfCostly => self.d.pool.drop_if_costly(value),
+            FrameWho::Batch => self.batch.push(value),
+        }
+    }
+}
+
+/// Waits until everything `who` was given so far has been dropped.
+fn settle(d: &Droppers, who: FrameWho, batch: &mut Batch) {
+    match who {
+        FrameWho::Plain(who) => d.settle(who),
+        FrameWho::IfCostly => d.pool.flush(),
+        FrameWho::Batch => {
+            batch.release();
+            d.pool.flush();
+        }
+    }
+}
+
+/// What [`run_frames`] measured.
+struct FrameRun {
+    /// Frame times per contender, in ns.
+    results: Vec<(FrameWho, Vec<u64>)>,
+    /// Caller time of each `Batch::release`, in ns.
+    releases: Vec<u64>,
+    /// The bgdrop pool's `Stats` counters (deferred, inline because cheap, inline
+    /// because the queue was full) summed over each pool contender's blocks.
+    pool_stats: Vec<(FrameWho, [u64; 3])>,
+    /// The whole run.
+    total: Duration,
+}
+
+/// `n` frames of `frame` per contender, in interleaved blocks, paced on a 4 ms tick
+/// or back to back. A frame's time covers `frame` only, and for [`FrameWho::Batch`]
+/// back to back also the release; paced, the batch is released after the frame time
+/// is taken, before sleeping to the next tick.
+fn run_frames(
+    d: &Droppers,
+    contenders: &[FrameWho],
+    n: usize,
+    paced: bool,
+    mut frame: impl FnMut(u64, &mut Sink<'_>),
+) -> FrameRun {
     const TICK: Duration = Duration::from_millis(4);
     const BLOCK: usize = 50;
-    let n = env_or("FRAMES", 500);
-    let mut results: Vec<(Who, Vec<u64>)> = Who::ALL
+    let mut batch = Batch::with_pool(&d.pool);
+    let mut results: Vec<(FrameWho, Vec<u64>)> = contenders
         .iter()
         .map(|&w| (w, Vec::with_capacity(n)))
         .collect();
+    let mut pool_stats: Vec<(FrameWho, [u64; 3])> = contenders
+        .iter()
+        .filter(|w| w.uses_pool())
+        .map(|&w| (w, [0; 3]))
+        .collect();
+    let mut releases = Vec::new();
     let started = Instant::now();
     let mut round = 0;
     while results.iter().any(|r| r.1.len() < n) {
@@ -152,15 +275,34 @@ fn frames(d: &Droppers, paced: bool) {
             let i = (k + round) % results.len();
             let who = results[i].0;
             let todo = BLOCK.min(n - results[i].1.len());
-            d.settle(who);
+            settle(d, who, &mut batch);
+            let before = d.pool.stats();
             let mut next = Instant::now() + TICK;
             for f in 0..todo {
                 let start = Instant::now();
-                let map = build_map(f as u64);
-                black_box(&map);
-                d.discard(who, map);
+                frame(
+                    f as u64,
+                    &mut Sink {
+                        d,
+                        who,
+                        batch: &mut batch,
+                    },
+                );
+                if !paced && who == FrameWho::Batch {
+                    // No quiet point: release inside the frame.
+                    let r = Instant::now();
+                    batch.release();
+                    releases.push(r.elapsed().as_nanos() as u64);
+                }
                 results[i].1.push(start.elapsed().as_nanos() as u64);
                 if paced {
+                    if who == FrameWho::Batch {
+                        // The quiescent point: the frame is done, the caller is about
+                        // to sleep until the next tick.
+                        let r = Instant::now();
+                        batch.release();
+                        releases.push(r.elapsed().as_nanos() as u64);
+                    }
                     let now = Instant::now();
                     if next > now {
                         std::thread::sleep(next - now);
@@ -170,10 +312,81 @@ fn frames(d: &Droppers, paced: bool) {
                     }
                 }
             }
+            // Leave nothing of this block's garbage to be freed during the next one.
+            settle(d, who, &mut batch);
+            if let Some((_, sum)) = pool_stats.iter_mut().find(|(w, _)| *w == who) {
+                let after = d.pool.stats();
+                sum[0] += after.deferred - before.deferred;
+                sum[1] += after.inline_cheap - before.inline_cheap;
+                sum[2] += after.inline_full - before.inline_full;
+            }
         }
         round += 1;
     }
-    let total = started.elapsed();
+    FrameRun {
+        results,
+        releases,
+        pool_stats,
+        total: started.elapsed(),
+    }
+}
+
+/// The tables and lines below them for one frame-loop part.
+fn report_frames(run: &mut FrameRun, n: usize, paced: bool) {
+    table(&mut run.results, FrameWho::INLINE, FrameWho::name);
+    let mut means: Vec<String> = Vec::new();
+    for (who, s) in &run.results {
+        let mean = s.iter().sum::<u64>() as f64 / s.len().max(1) as f64;
+        means.push(format!("{} {}", who.name(), fmt_ns(mean)));
+    }
+    println!("mean frame: {}", means.join(", "));
+    if !run.releases.is_empty() {
+        run.releases.sort_unstable();
+        let r = &run.releases;
+        println!(
+            "bgdrop Batch release ({}): p50 {}, p99 {}, max {}",
+            if paced {
+                "at the quiescent point, not in the frame time"
+            } else {
+                "at the end of the frame, in the frame time"
+            },
+            fmt_ns(percentile(r, 50.0) as f64),
+            fmt_ns(percentile(r, 99.0) as f64),
+            fmt_ns(percentile(r, 100.0) as f64)
+        );
+    }
+    if !run.pool_stats.is_empty() {
+        let per_frame = |x: u64| x as f64 / n.max(1) as f64;
+        let rows: Vec<String> = run
+            .pool_stats
+            .iter()
+            .map(|(who, [deferred, cheap, full])| {
+                format!(
+                    "{} {:.0} deferred / {:.0} inline cheap / {:.0} inline full",
+                    who.name(),
+                    per_frame(*deferred),
+                    per_frame(*cheap),
+                    per_frame(*full)
+                )
+            })
+            .collect();
+        println!("bgdrop pool Stats per frame: {}", rows.join("; "));
+    }
+}
+
+/// Item 5: frames that build and throw away a 20 000-entry map, paced or back to back.
+fn frames(d: &Droppers, paced: bool) {
+    let n = env_or("FRAMES", 500);
+    let contenders: Vec<FrameWho> = Who::ALL
+        .into_iter()
+        .map(FrameWho::Plain)
+        .chain([FrameWho::Batch])
+        .collect();
+    let mut run = run_frames(d, &contenders, n, paced, |f, sink| {
+        let map = build_map(f);
+        black_box(&map);
+        sink.discard(map);
+    });
     if paced {
         println!(
             "\n## paced: 4 ms tick, each frame builds and hands off a 20 000-entry map, {n} frames — frame time"
@@ -181,16 +394,36 @@ fn frames(d: &Droppers, paced: bool) {
     } else {
         println!(
             "\n## b2b: back-to-back frames, each builds and hands off a 20 000-entry map, {n} frames — frame time (whole run {})",
-            fmt_ns(total.as_nanos() as f64)
+            fmt_ns(run.total.as_nanos() as f64)
         );
     }
-    table(&mut results, Who::Inline);
-    let mut means: Vec<String> = Vec::new();
-    for (who, s) in &results {
-        let mean = s.iter().sum::<u64>() as f64 / s.len().max(1) as f64;
-        means.push(format!("{} {}", who.name(), fmt_ns(mean)));
-    }
-    println!("mean frame: {}", means.join(", "));
+    report_frames(&mut run, n, paced);
+}
+
+/// Paced frames that get rid of a map's 20 000 small values one by one.
+fn scatter(d: &Droppers) {
+    let n = env_or("SCATTER_FRAMES", 200);
+    let contenders = [
+        FrameWho::INLINE,
+        FrameWho::Plain(Who::Seed),
+        FrameWho::Plain(Who::DeferDrop),
+        FrameWho::Plain(Who::Basedrop),
+        FrameWho::IfCostly,
+        FrameWho::Plain(Who::Pool),
+        FrameWho::Batch,
+    ];
+    let mut run = run_frames(d, &contenders, n, true, |f, sink| {
+        let mut map = build_map(f);
+        black_box(&map);
+        for (_, value) in map.drain() {
+            sink.discard(value);
+        }
+        sink.discard(map);
+    });
+    println!(
+        "\n## scatter: 4 ms tick, each frame builds a 20 000-entry map, drains it and discards each `Vec<u8>` and the emptied map (20 001 discards), {n} frames — frame time"
+    );
+    report_frames(&mut run, n, true);
 }
 
 /// The voluntary context switches of the thread named `name` in this process.
