@@ -103,3 +103,17 @@ fn values_deferred_by_a_thread_local_destructor_after_main_returns_are_dropped()
         10
     );
 }
+
+#[test]
+fn values_replaced_in_a_slot_and_the_slot_itself_are_drained_at_exit() {
+    let (output, lines, _) = run_child("slot");
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(lines.len(), COUNT, "{output:?}");
+}
+
+#[test]
+fn shared_values_released_by_another_thread_are_drained_at_exit() {
+    let (output, lines, _) = run_child("shared");
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(lines.len(), COUNT, "{output:?}");
+}

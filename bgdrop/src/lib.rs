@@ -165,6 +165,8 @@ mod global;
 mod loom_models;
 mod pool;
 mod raw;
+mod shared;
+mod slot;
 mod stats;
 mod sync;
 mod worker;
@@ -179,6 +181,10 @@ pub use crate::global::{
     DEFAULT_EXIT_TIMEOUT, InstallError, defer, defer_if_costly, flush, flush_timeout, global,
 };
 pub use crate::pool::{Bgdrop, BuildError, Builder, DEFAULT_CAPACITY, FullPolicy};
+pub use crate::shared::Shared;
+#[cfg(feature = "async")]
+pub use crate::slot::WaitNewer;
+pub use crate::slot::{Slot, Snapshot};
 pub use crate::stats::Stats;
 pub use crate::worker::WorkerThread;
 

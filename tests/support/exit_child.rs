@@ -15,6 +15,11 @@
 //!   runtime after `main` returns, defers 10 more witnesses.
 //! - `batch`: the values (but the first) go through a `bgdrop::Batch`, released in
 //!   two halves; the second half is released by the batch's drop at the end of `main`.
+//! - `slot`: the values (but the first) are published one after another into a
+//!   `bgdrop::Slot`, with every seventh snapshot kept; the last value, and the kept
+//!   snapshots, are let go at the end of `main`.
+//! - `shared`: each value (but the first) becomes a `bgdrop::Shared` whose last
+//!   reference is dropped by a second thread, joined before `main` returns.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -91,6 +96,13 @@ fn main() {
         forever: mode == "stuck",
     });
     let mut batch = bgdrop::Batch::new();
+    let mut slot: Option<bgdrop::Slot<Witness>> = None;
+    let mut kept = Vec::new();
+    let (to_reader, reader_rx) = std::sync::mpsc::channel::<bgdrop::Shared<Witness>>();
+    let reader = std::thread::spawn(move || {
+        let held: Vec<_> = reader_rx.iter().collect();
+        drop(held);
+    });
     for i in 1..count {
         let value = Witness {
             file: file.clone(),
@@ -103,6 +115,20 @@ fn main() {
             if i == count / 2 {
                 batch.release();
             }
+        } else if mode == "slot" {
+            match &slot {
+                None => slot = Some(bgdrop::Slot::new(value)),
+                Some(slot) => {
+                    slot.publish(value);
+                    if i % 7 == 0 {
+                        kept.push(slot.load());
+                    }
+                }
+            }
+        } else if mode == "shared" {
+            let shared = bgdrop::Shared::new(value);
+            to_reader.send(shared.clone()).expect("reader alive");
+            drop(shared);
         } else {
             bgdrop::defer(value);
         }
@@ -113,6 +139,8 @@ fn main() {
     if mode == "tls" {
         PARKED.with(|p| *p.borrow_mut() = Some(Cascade(file.clone(), 10)));
     }
+    drop(to_reader);
+    reader.join().expect("the reader thread");
     let stats = bgdrop::global().stats();
     eprintln!("pending at exit: {}", stats.pending);
     OPEN.store(true, Ordering::SeqCst);
