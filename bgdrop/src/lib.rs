@@ -112,6 +112,23 @@
 //! garbage.release(); // one hand-off for both
 //! ```
 //!
+//! # Latest values and shared values
+//!
+//! [`Slot<T>`] holds the latest version of something that one thread replaces and
+//! others read (a configuration, a routing table): [`Slot::publish`] never frees the
+//! replaced value on the publisher, and a reader that drops the last
+//! [`Snapshot`] of an old version does not free it either; the pool does.
+//! [`Shared<T>`] is the same promise for a value shared like an `Arc`: whichever
+//! thread lets go last pays a hand-off, never the destructor.
+//!
+//! ```
+//! let config = bgdrop::Slot::new(vec![String::from("v0"); 1000]);
+//! let snapshot = config.load();
+//! config.publish(vec![String::from("v1"); 1000]);
+//! assert_eq!((snapshot.version(), config.load().version()), (0, 1));
+//! drop(snapshot); // the last reader of version 0: it is freed on a worker
+//! ```
+//!
 //! # Shutdown and process exit
 //!
 //! No value handed to bgdrop is lost:

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
-//!     cargo test -p bgdrop@0.2.0 --lib --release loom
+//!     cargo test -p bgdrop@0.2.0 --features async --lib --release loom
 //! ```
 //!
 //! Loom runs each model under every interleaving (up to a preemption bound) and every
@@ -25,7 +25,7 @@
 use crate::sync::time::Duration;
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering};
 use crate::worker::{FlushBarrier, Shared, WorkerThread, on_any_worker};
-use crate::{Bgdrop, FullPolicy};
+use crate::{Bgdrop, FullPolicy, Slot};
 use loom::thread;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -545,5 +545,65 @@ fn loom_exit_drain_that_times_out_loses_nothing() {
         let _ = Shared::close_and_drain(pool.shared(), Duration::ZERO);
         drop(pool);
         ledger.assert_all_dropped();
+    });
+}
+
+// ---------------------------------------------------------------------------------
+// Slot: the publisher / waiter handshake, and where replaced values die.
+
+/// A pool without workers: values are dropped by whoever hands them over, so a model
+/// of the slot's own protocol does not explore a worker's polling.
+fn workerless_pool() -> Bgdrop {
+    Bgdrop::builder()
+        .spawn_handler(|_: WorkerThread| Err(std::io::Error::other("no workers in this model")))
+        .build_or_inline()
+}
+
+/// A waiter that checks the version just as it is published still wakes: either it
+/// sees the new version, or the publisher sees it waiting and notifies.
+#[test]
+fn loom_slot_a_waiter_never_misses_a_publication() {
+    model(|| {
+        let slot = Arc::new(Slot::with_pool(0u32, &workerless_pool()));
+        let s = Arc::clone(&slot);
+        let waiter = thread::spawn(move || s.wait_newer(0).version());
+        assert_eq!(slot.publish(1), 1);
+        assert_eq!(waiter.join().expect("the waiter returns"), 1);
+    });
+}
+
+/// The same handshake for the future of `wait_newer_async`.
+#[cfg(feature = "async")]
+#[test]
+fn loom_slot_an_async_waiter_never_misses_a_publication() {
+    model(|| {
+        let slot = Arc::new(Slot::with_pool(0u32, &workerless_pool()));
+        let s = Arc::clone(&slot);
+        let waiter = thread::spawn(move || loom::future::block_on(s.wait_newer_async(0)).version());
+        slot.publish(1);
+        assert_eq!(waiter.join().expect("the waiter returns"), 1);
+    });
+}
+
+/// A reader letting go of the old snapshot races the publisher replacing it:
+/// whichever is last, the old value is dropped once, on the worker; the new one
+/// when the slot and the pool go.
+#[test]
+fn loom_slot_a_replaced_value_is_dropped_once_on_the_worker() {
+    model(|| {
+        let ledger = Ledger::new(2);
+        let pool = pool(1, 2, FullPolicy::Block);
+        let slot = Slot::with_pool(val(&ledger, 0), &pool);
+        let snapshot = slot.load();
+        let reader = thread::spawn(move || drop(snapshot));
+        assert_eq!(slot.publish(val(&ledger, 1)), 1);
+        reader.join().expect("the reader returns");
+        pool.flush();
+        assert_eq!(ledger.state(0), ON_WORKER);
+        assert!(!ledger.dropped(1));
+        drop(slot);
+        drop(pool);
+        ledger.assert_all_dropped();
+        assert_eq!(ledger.state(1), ON_WORKER);
     });
 }

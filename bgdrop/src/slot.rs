@@ -3,11 +3,11 @@
 
 use crate::pool::Bgdrop;
 use crate::shared::Shared;
+use crate::sync::time::{Duration, Instant};
+use crate::sync::{AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, RwLock};
 use std::fmt;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::PoisonError;
 
 /// A cell holding the latest version of a value (a configuration, a routing table,
 /// a scene snapshot) that one or more threads publish and others read.
@@ -42,12 +42,14 @@ use std::time::{Duration, Instant};
 /// let reader = {
 ///     let routes = Arc::clone(&routes);
 ///     std::thread::spawn(move || {
-///         let first = routes.load();
-///         // Blocks until something newer than what we hold is published.
-///         let next = routes.wait_newer(first.version());
+///         // Blocks until something newer than version 0 (the initial map) is out.
+///         let next = routes.wait_newer(0);
 ///         (next.version(), next.get("/about").copied())
 ///     })
 /// };
+///
+/// let now = routes.load(); // a snapshot: cheap, and never blocks the publisher
+/// assert_eq!((now.version(), now["/"]), (0, 1));
 ///
 /// // The old map is freed on a bgdrop worker, not on this thread.
 /// let version = routes.publish(HashMap::from([("/", 1), ("/about", 2)]));
@@ -190,7 +192,10 @@ impl<T: Send + Sync + 'static> Slot<T> {
             (old, version)
         };
         drop(old);
-        if self.watchers.load(Ordering::SeqCst) != 0 {
+        // Store the version, then read `watchers`; a waiter does the opposite. With a
+        // full fence on both sides, at least one of the two sees the other's write.
+        crate::sync::fence(Ordering::SeqCst);
+        if self.watchers.load(Ordering::Relaxed) != 0 {
             self.wake_watchers();
         }
         version
@@ -215,7 +220,7 @@ impl<T: Send + Sync + 'static> Slot<T> {
     }
 
     fn lock_waiting(&self) -> MutexGuard<'_, Waiters> {
-        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.waiting)
     }
 
     /// The current value and its version.
@@ -271,7 +276,8 @@ impl<T: Send + Sync + 'static> Slot<T> {
     /// than `seen` was published by then.
     #[must_use]
     pub fn wait_newer_timeout(&self, seen: u64, timeout: Duration) -> Option<Snapshot<T>> {
-        self.wait_until(seen, Some(Instant::now() + timeout))
+        // A timeout too long to represent is no timeout.
+        self.wait_until(seen, Instant::now().checked_add(timeout))
     }
 
     fn wait_until(&self, seen: u64, deadline: Option<Instant>) -> Option<Snapshot<T>> {
@@ -283,6 +289,7 @@ impl<T: Send + Sync + 'static> Slot<T> {
         // `watchers`, so either it sees us and notifies (it must take the lock we
         // hold until `wait` releases it), or we see its version.
         self.watchers.fetch_add(1, Ordering::SeqCst);
+        crate::sync::fence(Ordering::SeqCst);
         let newer = loop {
             if self.version() > seen {
                 break true;
@@ -295,15 +302,13 @@ impl<T: Send + Sync + 'static> Slot<T> {
                         .unwrap_or_else(PoisonError::into_inner);
                 }
                 Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
+                    let left = deadline
+                        .checked_duration_since(Instant::now())
+                        .unwrap_or_default();
                     if left.is_zero() {
                         break false;
                     }
-                    waiting = self
-                        .newer
-                        .wait_timeout(waiting, left)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
+                    waiting = crate::sync::wait_timeout(&self.newer, &self.waiting, waiting, left);
                 }
             }
         };
@@ -351,6 +356,7 @@ impl<T: Send + Sync + 'static> std::future::Future for WaitNewer<'_, T> {
             slot.watchers.fetch_add(1, Ordering::SeqCst);
         }
         drop(waiting);
+        crate::sync::fence(Ordering::SeqCst);
         // Same handshake as the blocking wait; a registration left behind when we
         // return `Ready` here is cleared by the next publication.
         match slot.load_newer(self.seen) {
