@@ -89,3 +89,49 @@ fn the_growing_policy_is_unbounded_and_says_so() {
     pool.flush();
     assert_eq!(counter.get(), 5 * DEFAULT_CAPACITY);
 }
+
+/// A thread that found the queue full drops its next `FULL_BACKOFF` values inline
+/// without trying the queue, then tries again; other threads and other pools are not
+/// affected.
+#[test]
+fn after_a_full_queue_the_caller_backs_off_for_full_backoff_values() {
+    use bgdrop::FULL_BACKOFF;
+    let pool = Bgdrop::builder().capacity(1).build().unwrap();
+    let (release, gate) = mpsc::channel();
+    pool.drop(Gate(gate));
+    // One slot: whether the worker has taken the gate yet or not, at most two more
+    // values find room before one finds the queue full (the worker is stuck).
+    for _ in 0..3 {
+        pool.drop(vec![1u8; 8]);
+        if pool.stats().inline_full > 0 {
+            break;
+        }
+    }
+    assert_eq!(pool.stats().inline_full, 1);
+    release.send(()).unwrap();
+    pool.flush(); // room again
+    let before = pool.stats();
+
+    // Another thread has no back-off.
+    std::thread::scope(|s| {
+        s.spawn(|| pool.drop(vec![2u8; 8]));
+    });
+    pool.flush();
+    assert_eq!(pool.stats().deferred, before.deferred + 1);
+
+    // Another pool is not affected either.
+    let other = Bgdrop::new();
+    other.drop(vec![3u8; 8]);
+    other.flush();
+    assert_eq!(other.stats().deferred, 1);
+
+    // This thread drops the next FULL_BACKOFF values inline, then defers again.
+    for _ in 0..FULL_BACKOFF {
+        pool.drop(vec![4u8; 8]);
+    }
+    let after = pool.stats();
+    assert_eq!(after.inline_full, before.inline_full + u64::from(FULL_BACKOFF));
+    pool.drop(vec![5u8; 8]);
+    pool.flush();
+    assert_eq!(pool.stats().deferred, before.deferred + 2);
+}

@@ -197,7 +197,7 @@ pub use crate::deferred::Deferred;
 pub use crate::global::{
     DEFAULT_EXIT_TIMEOUT, InstallError, defer, defer_if_costly, flush, flush_timeout, global,
 };
-pub use crate::pool::{Bgdrop, BuildError, Builder, DEFAULT_CAPACITY, FullPolicy};
+pub use crate::pool::{Bgdrop, BuildError, Builder, DEFAULT_CAPACITY, FULL_BACKOFF, FullPolicy};
 pub use crate::shared::Shared;
 #[cfg(feature = "async")]
 pub use crate::slot::WaitNewer;

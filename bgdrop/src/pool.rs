@@ -17,6 +17,36 @@ use std::fmt;
 /// [`FullPolicy`].
 pub const DEFAULT_CAPACITY: usize = 1024;
 
+/// Under [`FullPolicy::DropInline`], how many values a thread that found the queue
+/// full drops inline, without trying the queue, before it tries again.
+///
+/// A failed attempt costs a cache-line transfer from the workers (about 100 ns on a
+/// 2-vCPU EPYC) against about 7 ns for dropping a small value; skipping the next 32
+/// values keeps a producer that outruns the workers within a few nanoseconds of
+/// inline drops, while the workers still get a value whenever they have made room.
+pub const FULL_BACKOFF: u32 = 32;
+
+crate::sync::thread_local! {
+    /// The pool (its `Shared` address) this thread last found full under
+    /// `DropInline`, and how many more values to drop inline before trying again.
+    static BACKOFF: std::cell::Cell<(usize, u32)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// Whether the calling thread is backing off from `shared`'s full queue; counts the
+/// value against the back-off if so.
+#[inline]
+fn backing_off(shared: &Shared) -> bool {
+    BACKOFF.with(|b| {
+        let (pool, left) = b.get();
+        if left != 0 && pool == std::ptr::from_ref(shared).addr() {
+            b.set((pool, left - 1));
+            true
+        } else {
+            false
+        }
+    })
+}
+
 /// What a pool does with a value when its queue is full.
 ///
 /// # Examples
@@ -41,6 +71,11 @@ pub enum FullPolicy {
     /// Drop the value on the caller's thread, as if bgdrop were not there: the caller
     /// pays the drop but never waits for a worker. The default; counted in
     /// [`Stats::inline_full`].
+    ///
+    /// A thread that finds the queue full also drops its next
+    /// [`FULL_BACKOFF`] values for this pool inline without looking at the queue:
+    /// under sustained overload, trying the contended queue for every value would
+    /// cost the caller more than the drops it saves.
     #[default]
     DropInline,
     /// Wait until a worker makes room. Memory stays bounded and every value is
@@ -480,6 +515,11 @@ impl Bgdrop {
             drop(value);
             return;
         }
+        if backing_off(shared) {
+            shared.counters.bump(CallerEvent::Full);
+            drop(value);
+            return;
+        }
         match self.inner.tx.try_send(Msg::Value(Erased::new(value))) {
             Ok(()) => {}
             Err(TrySendError::Full(msg)) => self.on_full(msg),
@@ -506,6 +546,10 @@ impl Bgdrop {
             }
             FullPolicy::DropInline | FullPolicy::Grow => {
                 shared.counters.bump(CallerEvent::Full);
+                if shared.policy == FullPolicy::DropInline && FULL_BACKOFF > 0 {
+                    let me = std::ptr::from_ref(shared).addr();
+                    BACKOFF.with(|b| b.set((me, FULL_BACKOFF)));
+                }
                 drop(msg);
             }
         }
