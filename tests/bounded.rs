@@ -130,7 +130,10 @@ fn after_a_full_queue_the_caller_backs_off_for_full_backoff_values() {
         pool.drop(vec![4u8; 8]);
     }
     let after = pool.stats();
-    assert_eq!(after.inline_full, before.inline_full + u64::from(FULL_BACKOFF));
+    assert_eq!(
+        after.inline_full,
+        before.inline_full + u64::from(FULL_BACKOFF)
+    );
     pool.drop(vec![5u8; 8]);
     pool.flush();
     assert_eq!(pool.stats().deferred, before.deferred + 2);
