@@ -21,7 +21,9 @@
 //!   next tick. Below each frame table: the mean frame, the caller time of the
 //!   batch's releases, and the bgdrop pool's `Stats` per frame (values deferred,
 //!   dropped inline as cheap, dropped inline because the queue was full) for the rows
-//!   that use that pool.
+//!   that use that pool. And a `bgdrop pool, idle priority` row: `Bgdrop::drop` on a
+//!   second pool built with `Builder::idle_priority(true)`, whose worker runs only on
+//!   a CPU nothing else wants, so it never preempts the caller.
 //! - `b2b`: the same frames back to back, no sleep. There is no quiet point, so the
 //!   `bgdrop Batch` row releases at the end of each frame, inside the frame time.
 //! - `scatter`: paced like `paced` (4 ms tick), but each frame builds the same map,
@@ -32,7 +34,7 @@
 //!   the emptied map's table is handed off), `bgdrop pool` (`Bgdrop::drop` forced on
 //!   every value: its 1 024-slot queue overflows and the rest is dropped inline) and
 //!   `bgdrop Batch` (each value pushed, released at the quiescent point as in
-//!   `paced`). bgdrop-0.1.2 and defer-drop box every value and send it on a channel,
+//!   `paced`), and the idle-priority pool (forced `drop`). bgdrop-0.1.2 and defer-drop box every value and send it on a channel,
 //!   about 13 ms a frame here, so this part has its own, smaller frame count:
 //!   `SCATTER_FRAMES` per contender (default 200).
 //! - `idle`: a bgdrop pool's worker wake-ups per second (voluntary context switches
@@ -203,6 +205,9 @@ enum FrameWho {
     /// Pushed into a [`Batch`] on the bgdrop pool, released at the frame's quiescent
     /// point.
     Batch,
+    /// `Bgdrop::drop` on a pool whose worker runs at idle priority
+    /// (`Builder::idle_priority(true)`): it never preempts the caller.
+    IdlePool,
 }
 
 impl FrameWho {
@@ -213,6 +218,7 @@ impl FrameWho {
             FrameWho::Plain(who) => who.name(),
             FrameWho::IfCostly => "bgdrop pool drop_if_costly",
             FrameWho::Batch => "bgdrop Batch",
+            FrameWho::IdlePool => "bgdrop pool, idle priority",
         }
     }
 
@@ -239,6 +245,7 @@ impl Sink<'_> {
             FrameWho::Plain(who) => self.d.discard(who, value),
             FrameWho::IfCostly => self.d.pool.drop_if_costly(value),
             FrameWho::Batch => self.batch.push(value),
+            FrameWho::IdlePool => self.d.idle_pool.drop(value),
         }
     }
 }
@@ -248,6 +255,7 @@ fn settle(d: &Droppers, who: FrameWho, batch: &mut Batch) {
     match who {
         FrameWho::Plain(who) => d.settle(who),
         FrameWho::IfCostly => d.pool.flush(),
+        FrameWho::IdlePool => d.idle_pool.flush(),
         FrameWho::Batch => {
             batch.release();
             d.pool.flush();
@@ -364,6 +372,18 @@ fn report_frames(run: &mut FrameRun, n: usize, paced: bool) {
         means.push(format!("{} {}", who.name(), fmt_ns(mean)));
     }
     println!("mean frame: {}", means.join(", "));
+    if paced {
+        // The game-loop view: frames that missed the 4 ms tick.
+        let over: Vec<String> = run
+            .results
+            .iter()
+            .map(|(who, s)| {
+                let missed = s.iter().filter(|&&t| t > 4_000_000).count();
+                format!("{} {missed}", who.name())
+            })
+            .collect();
+        println!("frames over the 4 ms budget: {}", over.join(", "));
+    }
     if !run.releases.is_empty() {
         run.releases.sort_unstable();
         let r = &run.releases;
@@ -404,7 +424,7 @@ fn frames(d: &Droppers, paced: bool) {
     let contenders: Vec<FrameWho> = Who::ALL
         .into_iter()
         .map(FrameWho::Plain)
-        .chain([FrameWho::Batch])
+        .chain([FrameWho::Batch, FrameWho::IdlePool])
         .collect();
     let mut run = run_frames(d, &contenders, n, paced, |f, sink| {
         let map = build_map(f);
@@ -435,6 +455,7 @@ fn scatter(d: &Droppers) {
         FrameWho::IfCostly,
         FrameWho::Plain(Who::Pool),
         FrameWho::Batch,
+        FrameWho::IdlePool,
     ];
     let mut run = run_frames(d, &contenders, n, true, |f, sink| {
         let mut map = build_map(f);

@@ -159,6 +159,10 @@ impl Drop for BasedropThread {
 /// One instance of every contender that has state.
 pub(crate) struct Droppers {
     pub(crate) pool: bgdrop::Bgdrop,
+    /// A second bgdrop pool whose worker runs at idle priority
+    /// (`Builder::idle_priority`), for the frame loops.
+    #[allow(dead_code, reason = "only the tails bench uses it")]
+    pub(crate) idle_pool: bgdrop::Bgdrop,
     pub(crate) seed: bgdrop_seed::Bgdrop,
     pub(crate) basedrop: BasedropThread,
 }
@@ -167,6 +171,11 @@ impl Droppers {
     pub(crate) fn new() -> Self {
         let d = Droppers {
             pool: bgdrop::Bgdrop::new(),
+            idle_pool: bgdrop::Bgdrop::builder()
+                .idle_priority(true)
+                .thread_name("bgdrop-idle")
+                .build()
+                .expect("spawn the idle-priority bgdrop worker"),
             seed: bgdrop_seed::Bgdrop::new(),
             basedrop: BasedropThread::start(),
         };
