@@ -117,7 +117,7 @@ fn taking_the_value_back_skips_the_pool() {
 fn exactly_one_of_racing_into_inner_calls_gets_the_value() {
     for _ in 0..50 {
         let value = Shared::new(vec![1u8; 32]);
-        let start = Arc::new(Barrier::new(4));
+        let start = Arc::new(Barrier::new(5));
         let racers: Vec<_> = (0..4)
             .map(|_| {
                 let value = value.clone();
@@ -128,7 +128,9 @@ fn exactly_one_of_racing_into_inner_calls_gets_the_value() {
                 })
             })
             .collect();
+        // Let go of ours first: only the racers hold the value when they race.
         drop(value);
+        start.wait();
         let winners = racers
             .into_iter()
             .map(|r| r.join().unwrap())
