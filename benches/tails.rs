@@ -120,6 +120,24 @@ fn table<K: Copy + PartialEq>(
     }
 }
 
+/// `n` trees of height 10, one every 2 ms, each given to `hand_off`; the caller time
+/// of each call, in ns.
+fn every_2_ms(n: usize, mut hand_off: impl FnMut(Box<common::Node>)) -> Vec<u64> {
+    let mut samples = Vec::with_capacity(n);
+    let mut next = Instant::now();
+    for _ in 0..n {
+        let value = tree(10);
+        next += Duration::from_millis(2);
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let start = Instant::now();
+        hand_off(value);
+        samples.push(start.elapsed().as_nanos() as u64);
+    }
+    samples
+}
+
 /// Item 2: one value every 2 ms.
 fn sparse(d: &Droppers) {
     let n = env_or("SPARSE_N", 500);
@@ -138,34 +156,13 @@ fn sparse(d: &Droppers) {
         .collect();
     for (who, samples) in &mut results {
         d.settle(*who);
-        let mut next = Instant::now();
-        for _ in 0..n {
-            let value = tree(10);
-            next += Duration::from_millis(2);
-            if let Some(wait) = next.checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
-            }
-            let start = Instant::now();
-            d.discard(*who, value);
-            samples.push(start.elapsed().as_nanos() as u64);
-        }
+        *samples = every_2_ms(n, |value| d.discard(*who, value));
         d.settle(*who);
     }
     // The floor: the same loop, the value moved into a local, pre-reserved buffer
     // (no other thread involved): what a cold cache after the sleep costs by itself.
     let mut kept = Vec::with_capacity(n);
-    let mut floor = Vec::with_capacity(n);
-    let mut next = Instant::now();
-    for _ in 0..n {
-        let value = tree(10);
-        next += Duration::from_millis(2);
-        if let Some(wait) = next.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
-        let start = Instant::now();
-        kept.push(value);
-        floor.push(start.elapsed().as_nanos() as u64);
-    }
+    let mut floor = every_2_ms(n, |value| kept.push(value));
     black_box(&kept);
     drop(kept);
     floor.sort_unstable();
