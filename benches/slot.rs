@@ -476,13 +476,7 @@ fn main() {
     let start = Instant::now();
     drop(probe);
     let free_inline = start.elapsed().as_nanos() as u64;
-    let mut clock: Vec<u64> = (0..1000)
-        .map(|_| {
-            let t = Instant::now();
-            t.elapsed().as_nanos() as u64
-        })
-        .collect();
-    clock.sort_unstable();
+    let clock = common::clock_overhead();
 
     let pool = Bgdrop::new();
     let slot = Arc::new(Slot::with_pool(map(&template, 0, Who::Slot), &pool));

@@ -142,13 +142,7 @@ fn every_2_ms(n: usize, mut hand_off: impl FnMut(Box<common::Node>)) -> Vec<u64>
 fn sparse(d: &Droppers) {
     let n = env_or("SPARSE_N", 500);
     // What `Instant::now()` twice costs, to read the numbers below against.
-    let mut clock: Vec<u64> = (0..1000)
-        .map(|_| {
-            let t = Instant::now();
-            t.elapsed().as_nanos() as u64
-        })
-        .collect();
-    clock.sort_unstable();
+    let clock = common::clock_overhead();
     let mut results: Vec<(Who, Vec<u64>)> = Who::ALL
         .iter()
         .filter(|&&w| w != Who::Inline)

@@ -234,6 +234,20 @@ pub(crate) fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
+/// What `Instant::now()` twice costs: 1 000 samples in ns, sorted, to read timed
+/// sections against.
+#[allow(dead_code, reason = "not every bench times single calls")]
+pub(crate) fn clock_overhead() -> Vec<u64> {
+    let mut clock: Vec<u64> = (0..1000)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            t.elapsed().as_nanos() as u64
+        })
+        .collect();
+    clock.sort_unstable();
+    clock
+}
+
 /// Median of unsorted samples.
 pub(crate) fn median(samples: &[u64]) -> u64 {
     let mut s = samples.to_vec();
