@@ -161,7 +161,6 @@ pub(crate) struct Droppers {
     pub(crate) pool: bgdrop::Bgdrop,
     /// A second bgdrop pool whose worker runs at idle priority
     /// (`Builder::idle_priority`), for the frame loops.
-    #[allow(dead_code, reason = "only the tails bench uses it")]
     pub(crate) idle_pool: bgdrop::Bgdrop,
     pub(crate) seed: bgdrop_seed::Bgdrop,
     pub(crate) basedrop: BasedropThread,
@@ -236,7 +235,6 @@ pub(crate) fn percentile(sorted: &[u64], p: f64) -> u64 {
 
 /// What `Instant::now()` twice costs: 1 000 samples in ns, sorted, to read timed
 /// sections against.
-#[allow(dead_code, reason = "not every bench times single calls")]
 pub(crate) fn clock_overhead() -> Vec<u64> {
     let mut clock: Vec<u64> = (0..1000)
         .map(|_| {
