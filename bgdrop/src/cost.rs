@@ -91,10 +91,13 @@ fn buffer_cost<T>(allocated: bool, bytes: usize, len: usize) -> usize {
     if !allocated {
         return 0;
     }
-    let elements = if std::mem::needs_drop::<T>() { len } else { 0 };
-    1usize
-        .saturating_add(bytes / BYTES_PER_UNIT)
-        .saturating_add(elements)
+    // `bytes / BYTES_PER_UNIT` is at most `usize::MAX / 4096`: adding 1 cannot overflow.
+    let flat = 1 + bytes / BYTES_PER_UNIT;
+    if std::mem::needs_drop::<T>() {
+        flat.saturating_add(len)
+    } else {
+        flat
+    }
 }
 
 /// Cost of `len` separately allocated nodes each holding a `T`.

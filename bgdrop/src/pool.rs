@@ -346,7 +346,11 @@ impl Builder {
             handler,
         );
         let pool = Bgdrop {
-            inner: Arc::new(Handle { tx, shared }),
+            inner: Arc::new(Handle {
+                tx,
+                threshold: shared.threshold,
+                shared,
+            }),
         };
         (pool, result.err())
     }
@@ -409,6 +413,8 @@ pub struct Bgdrop {
 struct Handle {
     tx: Sender<Msg>,
     shared: Arc<Shared>,
+    /// A copy of `shared.threshold`, one load closer to `drop_if_costly`.
+    threshold: usize,
 }
 
 impl Drop for Handle {
@@ -574,7 +580,7 @@ impl Bgdrop {
     /// ```
     #[inline]
     pub fn drop_if_costly<T: DropCost + Send + 'static>(&self, value: T) {
-        self.drop_with_threshold(value, self.inner.shared.threshold);
+        self.drop_with_threshold(value, self.inner.threshold);
     }
 
     /// Like [`drop_if_costly`](Self::drop_if_costly), with an explicit threshold.

@@ -126,9 +126,11 @@ impl Shard {
 /// Each of the first [`SHARDS`] threads that touches any pool owns one shard for the
 /// life of the process, and bumps its own counters with a plain load and store (no
 /// read-modify-write, no cache line shared with another thread). Later threads share
-/// the last shard and use `fetch_add`.
+/// one more shard and use `fetch_add`.
 pub(crate) struct CallerCounters {
-    shards: Box<[Shard]>,
+    /// A fixed-size array: finding a thread's shard is one compare with a constant.
+    owned: Box<[Shard; SHARDS]>,
+    shared: Shard,
 }
 
 crate::sync::thread_local! {
@@ -163,7 +165,8 @@ fn assign_shard() -> usize {
 impl CallerCounters {
     pub(crate) fn new() -> Self {
         CallerCounters {
-            shards: (0..=SHARDS).map(|_| Shard::new()).collect(),
+            owned: Box::new(std::array::from_fn(|_| Shard::new())),
+            shared: Shard::new(),
         }
     }
 
@@ -173,20 +176,20 @@ impl CallerCounters {
     )]
     #[inline(always)]
     pub(crate) fn bump(&self, event: CallerEvent) {
-        let idx = thread_shard();
-        let c = &self.shards[idx].0[event as usize];
-        if idx < SHARDS {
+        if let Some(shard) = self.owned.get(thread_shard()) {
             // Only this thread ever writes this shard: a load and a store cannot lose
             // an update, and readers see either the old or the new value.
+            let c = &shard.0[event as usize];
             c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         } else {
-            c.fetch_add(1, Ordering::Relaxed);
+            self.shared.0[event as usize].fetch_add(1, Ordering::Relaxed);
         }
     }
 
     pub(crate) fn sum(&self, event: CallerEvent) -> u64 {
-        self.shards
+        self.owned
             .iter()
+            .chain(std::iter::once(&self.shared))
             .map(|s| s.0[event as usize].load(Ordering::Relaxed))
             .sum()
     }
