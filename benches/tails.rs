@@ -510,14 +510,28 @@ fn idle() {
     std::thread::sleep(Duration::from_millis(300));
     let cold = wakeups_over(name, Duration::from_secs(2));
     // Latency from hand-off to drop, warm (10 ms after the previous value) and idle
-    // (1.5 s after it). `flush` would wake the worker, so the caller polls instead.
-    let lat_unflushed = |gap: Duration, count: usize| -> Vec<u64> {
-        let mut v = Vec::new();
+    // (1.5 s after it, plus up to 50 ms of jitter so that the hand-off does not fall
+    // at the same point of the worker's 50 ms sleep every time). `flush` would wake
+    // the worker, so the caller polls instead. Also the caller's time for the
+    // hand-off itself, which wakes a cold worker.
+    let mut jitter = 0x2545_F491_4F6C_DD1Du64;
+    let mut lat_unflushed = |gap: Duration, spread: bool, count: usize| -> (Vec<u64>, Vec<u64>) {
+        let mut freed = Vec::new();
+        let mut caller = Vec::new();
         for _ in 0..count {
-            std::thread::sleep(gap);
+            jitter ^= jitter << 13;
+            jitter ^= jitter >> 7;
+            jitter ^= jitter << 17;
+            let extra = if spread {
+                Duration::from_micros(jitter % 50_000)
+            } else {
+                Duration::ZERO
+            };
+            std::thread::sleep(gap + extra);
             let cell = Arc::new(Mutex::new(None));
             let t = Instant::now();
             pool.drop(Stamp(Arc::clone(&cell)));
+            caller.push(t.elapsed().as_nanos() as u64);
             let dropped = loop {
                 if let Some(at) = *cell
                     .lock()
@@ -527,25 +541,36 @@ fn idle() {
                 }
                 std::thread::sleep(Duration::from_micros(200));
             };
-            v.push(dropped.duration_since(t).as_nanos() as u64);
+            freed.push(dropped.duration_since(t).as_nanos() as u64);
         }
-        v.sort_unstable();
-        v
+        freed.sort_unstable();
+        caller.sort_unstable();
+        (freed, caller)
     };
-    let warm_lat = lat_unflushed(Duration::from_millis(10), 50);
-    let cold_lat = lat_unflushed(Duration::from_millis(1500), env_or("IDLE_COLD_SAMPLES", 6));
+    let (warm_lat, warm_caller) = lat_unflushed(Duration::from_millis(10), false, 50);
+    let (cold_lat, cold_caller) = lat_unflushed(
+        Duration::from_millis(1500),
+        true,
+        env_or("IDLE_COLD_SAMPLES", 8),
+    );
     println!("\n## idle: bgdrop pool worker wake-ups and idle latency");
-    println!("| state | worker wake-ups per second | hand-off → dropped p50 | max |");
-    println!("|---|---:|---:|---:|");
     println!(
-        "| warm (first second after a value) | {warm:.0} | {} | {} |",
+        "| state | worker wake-ups per second | hand-off → dropped p50 | max | caller's hand-off p50 | max |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| warm (first second after a value) | {warm:.0} | {} | {} | {} | {} |",
         fmt_ns(percentile(&warm_lat, 50.0) as f64),
-        fmt_ns(percentile(&warm_lat, 100.0) as f64)
+        fmt_ns(percentile(&warm_lat, 100.0) as f64),
+        fmt_ns(percentile(&warm_caller, 50.0) as f64),
+        fmt_ns(percentile(&warm_caller, 100.0) as f64)
     );
     println!(
-        "| idle > 1 s | {cold:.1} | {} | {} |",
+        "| idle > 1 s | {cold:.1} | {} | {} | {} | {} |",
         fmt_ns(percentile(&cold_lat, 50.0) as f64),
-        fmt_ns(percentile(&cold_lat, 100.0) as f64)
+        fmt_ns(percentile(&cold_lat, 100.0) as f64),
+        fmt_ns(percentile(&cold_caller, 50.0) as f64),
+        fmt_ns(percentile(&cold_caller, 100.0) as f64)
     );
     // The peers, for comparison: basedrop's collector thread polls every 1 ms.
     let b = common::BasedropThread::start();

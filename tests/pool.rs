@@ -185,3 +185,33 @@ fn idle_priority_workers_run_in_the_idle_class() {
         assert_eq!(seen, [Some("0".to_owned()), Some("5".to_owned())]);
     }
 }
+
+/// A pool idle for over a second (its worker in the cold sleep) still takes values,
+/// whether it wakes the worker for them (the default) or leaves them for the next
+/// poll; both settings run side by side to share the wait.
+#[test]
+fn a_pool_idle_for_over_a_second_takes_values_either_way() {
+    let run = |wake: bool| {
+        let log = bgdrop_suite::Log::new();
+        let pool = Bgdrop::builder()
+            .wake_cold_workers(wake)
+            .thread_name(format!("bgdrop-cold-{wake}"))
+            .build()
+            .unwrap();
+        pool.drop(log.witness("warm"));
+        pool.flush();
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+        pool.drop(log.witness("after the pause"));
+        pool.flush();
+        log.assert_on_worker("warm");
+        log.assert_on_worker("after the pause");
+        assert!(
+            format!("{:?}", Bgdrop::builder().wake_cold_workers(wake))
+                .contains(&format!("wake_cold_workers: {wake}"))
+        );
+    };
+    std::thread::scope(|s| {
+        s.spawn(|| run(true));
+        s.spawn(|| run(false));
+    });
+}

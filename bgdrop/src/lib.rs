@@ -163,9 +163,11 @@
 //!   order with the caller's code. Do not defer values whose destructors must run at a
 //!   known point: lock guards, files that must be flushed before you read them back,
 //!   anything that signals another part of the program.
-//! - **Prompt release.** Memory is held until a worker gets to it (about a millisecond
-//!   on a busy pool, up to 50 ms on one idle for more than a second). A program that
-//!   frees memory to allocate it again at once may not want to wait for that.
+//! - **Prompt release.** Memory is held until a worker gets to it: about a millisecond
+//!   on a busy pool; on a pool idle for over a second, tens of microseconds after the
+//!   hand-off wakes a worker, or up to 50 ms with
+//!   [`Builder::wake_cold_workers`]`(false)`. A program that frees memory to allocate
+//!   it again at once may not want to wait for that.
 //! - **`!Send` values.** Values must be `Send + 'static` to cross to a worker.
 //!
 //! A worker competes with your threads for CPU and for the allocator's locks. On a

@@ -140,6 +140,7 @@ pub struct Builder {
     pub(crate) threshold: usize,
     pub(crate) stack_size: Option<usize>,
     pub(crate) idle_priority: bool,
+    pub(crate) wake_cold: bool,
     pub(crate) exit_timeout: Duration,
     spawn: Option<SpawnHandler>,
 }
@@ -154,6 +155,7 @@ impl fmt::Debug for Builder {
             .field("threshold", &self.threshold)
             .field("stack_size", &self.stack_size)
             .field("idle_priority", &self.idle_priority)
+            .field("wake_cold_workers", &self.wake_cold)
             .field("exit_timeout", &self.exit_timeout)
             .field("spawn_handler", &self.spawn.is_some())
             .finish()
@@ -170,6 +172,7 @@ impl Default for Builder {
             threshold: DEFAULT_THRESHOLD,
             stack_size: None,
             idle_priority: false,
+            wake_cold: true,
             exit_timeout: crate::global::DEFAULT_EXIT_TIMEOUT,
             spawn: None,
         }
@@ -224,6 +227,28 @@ impl Builder {
     #[must_use]
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Whether a value handed to a pool whose workers have been idle for over a second
+    /// wakes one (default `true`).
+    ///
+    /// Workers poll the queue with a growing sleep; after a second without work they
+    /// sleep 50 ms at a time, so that an idle pool costs 20 wake-ups a second. With
+    /// this on, the first value handed over after such a pause wakes them: the caller
+    /// pays one thread wake-up (about 10 µs here), once, and the value is freed within
+    /// tens of microseconds instead of up to 50 ms later. A pool used at least once a
+    /// second never gets there, so steady work never pays it. Turn it off when no
+    /// hand-off may ever cost a system call, and memory may wait up to 50 ms.
+    ///
+    /// ```
+    /// let pool = bgdrop::Bgdrop::builder().wake_cold_workers(false).build()?;
+    /// pool.drop(vec![0u8; 1 << 20]); // never a syscall on this thread
+    /// # Ok::<(), bgdrop::BuildError>(())
+    /// ```
+    #[must_use]
+    pub fn wake_cold_workers(mut self, wake: bool) -> Self {
+        self.wake_cold = wake;
         self
     }
 
@@ -331,6 +356,7 @@ impl Builder {
             capacity,
             self.threshold,
             self.threads,
+            self.wake_cold,
         ));
         let mut spawn = self.spawn.take();
         let handler: &mut dyn FnMut(WorkerThread) -> std::io::Result<()> = match spawn.as_mut() {
@@ -494,7 +520,9 @@ impl Bgdrop {
     /// here when dropping it runs no code at all, when the pool has no worker, when the
     /// caller is itself a bgdrop worker or the pool is shutting down (waiting then
     /// could deadlock), and when the queue is full under [`FullPolicy::DropInline`].
-    /// [`Stats`] counts each case.
+    /// [`Stats`] counts each case. The first value handed to a pool idle for over a
+    /// second also wakes a worker (one futex wake), unless
+    /// [`Builder::wake_cold_workers`] is off.
     ///
     /// # Examples
     ///
@@ -527,7 +555,14 @@ impl Bgdrop {
             return;
         }
         match self.inner.tx.try_send(Msg::Value(Erased::new(value))) {
-            Ok(()) => {}
+            Ok(()) => {
+                // A worker idle for over a second sleeps up to 50 ms at a time: wake
+                // it rather than leave the value waiting. Busy or recently busy
+                // workers never go cold, so the steady state pays only this load.
+                if shared.cold.load(Ordering::Relaxed) != 0 {
+                    shared.wake_cold();
+                }
+            }
             Err(TrySendError::Full(msg)) => self.on_full(msg),
             Err(TrySendError::Disconnected(msg)) => {
                 shared.counters.bump(CallerEvent::NoWorker);

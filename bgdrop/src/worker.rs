@@ -156,6 +156,15 @@ pub(crate) struct Shared {
     /// Workers parked (or about to park): callers that find the queue full wake
     /// workers only when some are.
     sleepers: Padded<AtomicUsize>,
+    /// Workers in their cold sleep (idle for over [`WARM_WINDOW`]): a caller that
+    /// queues a value while one is wakes it, so that a value handed to an idle pool
+    /// is not left for up to [`COLD_SLEEP`]. Written only when a worker enters or
+    /// leaves its cold sleep, so it stays in the callers' caches while the pool is
+    /// busy.
+    pub(crate) cold: Padded<AtomicUsize>,
+    /// `Builder::wake_cold_workers`: when off, workers never count themselves in
+    /// `cold`, so callers never wake them.
+    wake_cold: bool,
     /// Per-worker progress, one cache line each, written only by its worker; the last
     /// one is shared by threads that help to drain (process exit, shutdown).
     progress: Box<[Padded<Progress>]>,
@@ -172,8 +181,10 @@ impl Shared {
         capacity: Option<usize>,
         threshold: usize,
         threads: usize,
+        wake_cold: bool,
     ) -> Self {
         Shared {
+            wake_cold,
             rx,
             policy,
             capacity,
@@ -184,6 +195,7 @@ impl Shared {
             threads: Mutex::new(Vec::new()),
             workers: Padded(AtomicUsize::new(0)),
             sleepers: Padded(AtomicUsize::new(0)),
+            cold: Padded(AtomicUsize::new(0)),
             progress: (0..=threads).map(|_| Padded(Progress::new())).collect(),
             panicked: AtomicU64::new(0),
             counters: CallerCounters::new(),
@@ -231,6 +243,13 @@ impl Shared {
         if self.sleepers.load(Ordering::Relaxed) != 0 {
             self.wake_all();
         }
+    }
+
+    /// Wakes the workers for a value queued while one of them was in its cold sleep.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn wake_cold(&self) {
+        self.wake_all();
     }
 
     /// Wakes every worker that is asleep (cheap for those that are not).
@@ -714,10 +733,23 @@ impl Idle {
             if now.duration_since(since) < WARM_WINDOW {
                 self.sleep = (self.sleep * 2).clamp(FIRST_SLEEP, WARM_SLEEP_MAX);
                 thread::park_timeout(self.sleep);
-            } else if index == 0 {
-                thread::park_timeout(COLD_SLEEP);
             } else {
-                thread::park();
+                // Cold: callers that queue a value now wake us (`Bgdrop::drop`). That
+                // check is a plain load, which can miss us in a race; worker 0's
+                // timeout bounds the wait then.
+                if shared.wake_cold {
+                    shared.cold.fetch_add(1, Ordering::SeqCst);
+                }
+                if shared.rx.is_empty() {
+                    if index == 0 {
+                        thread::park_timeout(COLD_SLEEP);
+                    } else {
+                        thread::park();
+                    }
+                }
+                if shared.wake_cold {
+                    shared.cold.fetch_sub(1, Ordering::SeqCst);
+                }
             }
         }
         shared.sleepers.fetch_sub(1, Ordering::SeqCst);
