@@ -558,20 +558,23 @@ fn idle() {
         "| state | worker wake-ups per second | hand-off → dropped p50 | max | caller's hand-off p50 | max |"
     );
     println!("|---|---:|---:|---:|---:|---:|");
-    println!(
-        "| warm (first second after a value) | {warm:.0} | {} | {} | {} | {} |",
-        fmt_ns(percentile(&warm_lat, 50.0) as f64),
-        fmt_ns(percentile(&warm_lat, 100.0) as f64),
-        fmt_ns(percentile(&warm_caller, 50.0) as f64),
-        fmt_ns(percentile(&warm_caller, 100.0) as f64)
+    let row = |state: &str, rate: String, freed: &[u64], caller: &[u64]| {
+        let p = |v: &[u64], q: f64| fmt_ns(percentile(v, q) as f64);
+        println!(
+            "| {state} | {rate} | {} | {} | {} | {} |",
+            p(freed, 50.0),
+            p(freed, 100.0),
+            p(caller, 50.0),
+            p(caller, 100.0)
+        );
+    };
+    row(
+        "warm (first second after a value)",
+        format!("{warm:.0}"),
+        &warm_lat,
+        &warm_caller,
     );
-    println!(
-        "| idle > 1 s | {cold:.1} | {} | {} | {} | {} |",
-        fmt_ns(percentile(&cold_lat, 50.0) as f64),
-        fmt_ns(percentile(&cold_lat, 100.0) as f64),
-        fmt_ns(percentile(&cold_caller, 50.0) as f64),
-        fmt_ns(percentile(&cold_caller, 100.0) as f64)
-    );
+    row("idle > 1 s", format!("{cold:.1}"), &cold_lat, &cold_caller);
     // The peers, for comparison: basedrop's collector thread polls every 1 ms.
     let b = common::BasedropThread::start();
     std::thread::sleep(Duration::from_millis(100));
