@@ -56,6 +56,7 @@ fn main() {
         }),
         "inline" => (0..n).for_each(|_| drop(black_box(vec![7u8; 16]))),
         "if_costly" => (0..n).for_each(|_| pool.drop_if_costly(black_box(vec![7u8; 16]))),
-        other => panic!("unknown mode {other}: plain, derived, inline or if_costly"),
+        "forced" => (0..n).for_each(|_| pool.drop(black_box(vec![7u8; 16]))),
+        other => panic!("unknown mode {other}: plain, derived, inline, if_costly or forced"),
     }
 }

@@ -186,6 +186,7 @@ mod pool;
 mod raw;
 mod shared;
 mod slot;
+mod stage;
 mod stats;
 mod sync;
 mod worker;

@@ -607,3 +607,96 @@ fn loom_slot_a_replaced_value_is_dropped_once_on_the_worker() {
         assert_eq!(ledger.state(1), ON_WORKER);
     });
 }
+
+// ---------------------------------------------------------------------------------
+// Stages: per-thread buffers that workers sweep (see `crate::stage`). Under loom a
+// stage holds two values, so a pool of capacity 2 or more stages, and a full stage
+// is shipped on its second value.
+
+/// A value whose destructor waits until `open` is set: it keeps its worker busy.
+struct Hold(Arc<AtomicBool>, #[allow(dead_code)] Val);
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        while !self.0.load(Ordering::Acquire) {
+            thread::yield_now();
+        }
+    }
+}
+
+/// Staged values count against the capacity: with the worker held inside a
+/// destructor, at most `capacity` values wait (staged or queued) and the rest are
+/// dropped by their caller; once the worker is free, a flush drops every staged
+/// value, and the counters add up.
+#[test]
+fn loom_staged_values_count_against_the_capacity() {
+    model(|| {
+        let ledger = Ledger::new(4);
+        let pool = pool(1, 2, FullPolicy::DropInline);
+        let open = Arc::new(AtomicBool::new(false));
+        pool.drop(Hold(Arc::clone(&open), val(&ledger, 0)));
+        for i in 1..4 {
+            pool.drop(val(&ledger, i));
+        }
+        let stats = pool.stats();
+        // The held value and two more at most; whatever did not fit was dropped here.
+        assert!(stats.pending <= 3, "{stats}");
+        assert!(stats.inline_full >= 1, "{stats}");
+        open.store(true, Ordering::Release);
+        pool.flush();
+        ledger.assert_all_dropped();
+        let stats = pool.stats();
+        assert_eq!(stats.total(), 4);
+        assert_eq!((stats.deferred, stats.pending), (stats.completed, 0));
+        assert_eq!(stats.inline_full as usize, ledger.count(ON_CALLER));
+    });
+}
+
+/// A thread stages one value (a stage not yet full) and exits: an idle worker sweeps
+/// it, so the value is dropped without any flush, and the exited thread's stage is
+/// forgotten.
+#[test]
+fn loom_a_partly_filled_stage_of_an_exited_thread_is_swept() {
+    model(|| {
+        let ledger = Ledger::new(1);
+        let (pool, joins) = joinable_pool(1, 4, FullPolicy::Grow, &[]);
+        let producer = {
+            let (pool, ledger) = (pool.clone(), Arc::clone(&ledger));
+            thread::spawn(move || pool.drop(val(&ledger, 0)))
+        };
+        producer.join().unwrap();
+        while !ledger.dropped(0) {
+            thread::yield_now();
+        }
+        assert_eq!(ledger.state(0), ON_WORKER);
+        drop(pool);
+        join_all(&joins);
+    });
+}
+
+/// The process-exit drain seals the stages while another thread stages a value:
+/// the value is dropped exactly once, by a worker or the drain if it was staged before
+/// the seal, by its caller after; the drain returns only once it is gone in the first
+/// case.
+#[test]
+fn loom_the_exit_drain_seals_stages_while_a_thread_stages() {
+    model(|| {
+        let ledger = Ledger::new(2);
+        let pool = pool(1, 4, FullPolicy::DropInline);
+        pool.drop(val(&ledger, 0));
+        let producer = {
+            let (pool, ledger) = (pool.clone(), Arc::clone(&ledger));
+            thread::spawn(move || pool.drop(val(&ledger, 1)))
+        };
+        assert!(Shared::close_and_drain(
+            pool.shared(),
+            Duration::from_secs(3600)
+        ));
+        assert!(ledger.dropped(0));
+        producer.join().unwrap();
+        ledger.assert_all_dropped();
+        let stats = pool.stats();
+        assert_eq!(stats.total(), 2);
+        assert_eq!(stats.pending, 0);
+    });
+}

@@ -2,6 +2,7 @@
 
 use crate::cost::{DEFAULT_THRESHOLD, DropCost};
 use crate::raw::Erased;
+use crate::stage::{self, Refused};
 use crate::stats::{CallerEvent, Stats};
 use crate::sync::channel::{self, Sender, TrySendError};
 use crate::sync::time::{Duration, Instant};
@@ -554,17 +555,78 @@ impl Bgdrop {
             drop(value);
             return;
         }
-        match self.inner.tx.try_send(Msg::Value(Erased::new(value))) {
-            Ok(()) => {
-                // A worker idle for over a second sleeps up to 50 ms at a time: wake
-                // it rather than leave the value waiting. Busy or recently busy
-                // workers never go cold, so the steady state pays only this load.
-                if shared.cold.load(Ordering::Relaxed) != 0 {
-                    shared.wake_cold();
-                }
+        if !shared.stages.enabled() {
+            self.send_alone(Erased::new(value));
+            return;
+        }
+        // Counted first: a worker may take the value from the stage before this
+        // thread returns, and `completed` must never pass `deferred` for long.
+        shared.counters.bump(CallerEvent::Deferred);
+        match stage::push(
+            shared.id(),
+            &shared.stages,
+            &self.inner.tx,
+            &shared.closing,
+            value,
+        ) {
+            Ok(()) => self.after_queued(),
+            Err((why, value)) => self.not_staged(value, why),
+        }
+    }
+
+    /// What happens to a value that could not be staged (`None`: it was dropped
+    /// already, by a thread whose thread-locals are being destroyed).
+    #[cold]
+    #[inline(never)]
+    fn not_staged<T: Send + 'static>(&self, value: Option<T>, why: Refused) {
+        let shared = &*self.inner.shared;
+        shared.counters.unbump(CallerEvent::Deferred);
+        let Some(value) = value else {
+            shared.counters.bump(CallerEvent::Reentrant);
+            return;
+        };
+        match why {
+            Refused::Full => self.on_full(Msg::Value(Erased::new(value))),
+            Refused::Closing => {
+                shared.counters.bump(CallerEvent::Reentrant);
+                drop(value);
             }
-            Err(TrySendError::Full(msg)) => self.on_full(msg),
+            Refused::Unstaged | Refused::Elsewhere => self.send_alone(Erased::new(value)),
+        }
+    }
+
+    /// A value is in the queue or a stage: if a worker is in its cold sleep, wake it.
+    #[inline]
+    fn after_queued(&self) {
+        // A worker idle for over a second sleeps up to 50 ms at a time: wake it rather
+        // than leave the value waiting. Busy or recently busy workers never go cold,
+        // so the steady state pays only this load.
+        let shared = &*self.inner.shared;
+        if shared.cold.load(Ordering::Relaxed) != 0 {
+            shared.wake_cold();
+        }
+    }
+
+    /// Queues one value as a message of its own: for a pool that does not stage
+    /// (`FullPolicy::Block`), or a thread that cannot stage for it.
+    #[inline(never)]
+    fn send_alone(&self, value: Erased) {
+        let shared = &*self.inner.shared;
+        if shared.stages.reserve(1) == 0 {
+            self.on_full(Msg::Value(value));
+            return;
+        }
+        shared.counters.bump(CallerEvent::Deferred);
+        match self.inner.tx.try_send(Msg::Value(value)) {
+            Ok(()) => self.after_queued(),
+            Err(TrySendError::Full(msg)) => {
+                shared.counters.unbump(CallerEvent::Deferred);
+                shared.stages.release(1);
+                self.on_full(msg);
+            }
             Err(TrySendError::Disconnected(msg)) => {
+                shared.counters.unbump(CallerEvent::Deferred);
+                shared.stages.release(1);
                 shared.counters.bump(CallerEvent::NoWorker);
                 drop(msg);
             }
@@ -580,7 +642,9 @@ impl Bgdrop {
         match shared.policy {
             FullPolicy::Block => {
                 shared.counters.bump(CallerEvent::Blocked);
+                shared.counters.bump(CallerEvent::Deferred);
                 if let Err(e) = self.inner.tx.send(msg) {
+                    shared.counters.unbump(CallerEvent::Deferred);
                     shared.counters.bump(CallerEvent::NoWorker);
                     drop(e.into_inner());
                 }
@@ -692,20 +756,20 @@ impl Bgdrop {
     #[must_use]
     pub fn stats(&self) -> Stats {
         let s = &*self.inner.shared;
-        let (completed, in_progress) = s.progress();
+        let (completed, _) = s.progress();
         let panicked = s.panicked();
-        let queued = s.rx.len() as u64;
-        // Flush tokens are in the queue too, briefly; they are not values.
-        let pending = queued + in_progress;
+        let deferred = s.counters.sum(CallerEvent::Deferred);
         Stats {
-            deferred: completed + pending,
+            deferred,
+            // Counted on the caller before the value can reach a worker, so `completed`
+            // passes `deferred` only in a snapshot taken mid-hand-off.
+            pending: deferred.saturating_sub(completed),
             inline_cheap: s.counters.sum(CallerEvent::Cheap),
             inline_full: s.counters.sum(CallerEvent::Full),
             inline_no_worker: s.counters.sum(CallerEvent::NoWorker),
             inline_reentrant: s.counters.sum(CallerEvent::Reentrant),
             blocked: s.counters.sum(CallerEvent::Blocked),
             completed,
-            pending,
             panicked,
             workers: s.running(),
             capacity: s.capacity,

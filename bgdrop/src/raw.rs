@@ -1,5 +1,5 @@
 //! The crate's only `unsafe` code: a type-erased value stored inline in the queue slot,
-//! and the registration of the process-exit hook.
+//! the lock of the callers' stages, and the registration of the process-exit hook.
 //!
 //! Erasing the value's type inline, rather than as a `Box<dyn Send>`, saves the
 //! caller one heap allocation per deferred value (and the worker one free of memory
@@ -64,6 +64,39 @@ impl Erased {
     }
 }
 
+/// Appends `value` to `values` as an [`Erased`], written straight into the vector's
+/// buffer. Building the `Erased` first and pushing it would copy its 56 bytes through
+/// the stack, and on the hand-off's path those copies cost more than the rest of it
+/// (the partly initialised storage defeats store-to-load forwarding).
+#[inline]
+pub(crate) fn push_erased<T: Send + 'static>(values: &mut Vec<Erased>, value: T) {
+    values.reserve(1);
+    let len = values.len();
+    // SAFETY: after `reserve(1)` the buffer has room for `len + 1` elements, so
+    // `slot` points to allocated, properly aligned memory for an `Erased` that no
+    // element occupies.
+    let slot = unsafe { values.as_mut_ptr().add(len) };
+    let storage = Storage::uninit();
+    if fits_inline::<T>() {
+        // SAFETY: `slot` is valid for writes (above). Each field is written through
+        // a raw pointer, without reading or dropping what was there: first the
+        // storage (untouched), then the value into it (`fits_inline` checked size and
+        // alignment, as in `Erased::new`), then the drop function that matches it.
+        unsafe {
+            (&raw mut (*slot).storage).write(storage);
+            (&raw mut (*slot).storage).cast::<T>().write(value);
+            (&raw mut (*slot).drop_value).write(drop_inline::<T>);
+        }
+    } else {
+        // SAFETY: `slot` is valid for writes (above); `Erased::new` moves the boxed
+        // value in whole.
+        unsafe { slot.write(Erased::new(value)) };
+    }
+    // SAFETY: the element at `len` is now fully initialised (both fields written),
+    // and `len + 1 <= capacity`.
+    unsafe { values.set_len(len + 1) };
+}
+
 impl Drop for Erased {
     #[inline]
     fn drop(&mut self) {
@@ -90,6 +123,137 @@ unsafe fn drop_boxed<T>(storage: *mut Storage) {
     // moves ownership here, and the caller never uses `storage` again.
     let boxed = unsafe { storage.cast::<Box<T>>().read() };
     drop(boxed);
+}
+
+/// A lock for data that one thread takes all the time and others take rarely and
+/// briefly: a thread's stage, which only a worker's sweep also takes (see
+/// `crate::stage`).
+///
+/// Taking it is one compare-and-swap and releasing it one plain store, against two
+/// read-modify-writes and two panic-count checks for `std::sync::Mutex`; on the
+/// hand-off's path that is about a third of the instructions. Nothing is ever run
+/// under it but moves of values and buffers, so a holder never blocks and there is no
+/// poisoning. A thread that finds it taken spins, yielding its core after a few
+/// rounds (the holder may be waiting for that core).
+///
+/// Under loom it is the shim's `Mutex`, so that the models explore every interleaving
+/// of the protocols built on it.
+#[cfg(not(loom))]
+pub(crate) struct SpinLock<T> {
+    locked: std::sync::atomic::AtomicBool,
+    value: std::cell::UnsafeCell<T>,
+}
+
+// SAFETY: the lock hands out access to `value` to one thread at a time (the
+// guard's existence proves the flag was taken with `Acquire` and is released with
+// `Release`), so sharing the lock between threads only ever moves a `T` between
+// them: `T: Send` is enough, as for `std::sync::Mutex`.
+#[cfg(not(loom))]
+unsafe impl<T: Send> Sync for SpinLock<T> {}
+
+#[cfg(not(loom))]
+impl<T> SpinLock<T> {
+    pub(crate) fn new(value: T) -> Self {
+        SpinLock {
+            locked: std::sync::atomic::AtomicBool::new(false),
+            value: std::cell::UnsafeCell::new(value),
+        }
+    }
+
+    /// Takes the lock, spinning (then yielding) while another thread holds it.
+    #[inline]
+    pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
+        use std::sync::atomic::Ordering::{Acquire, Relaxed};
+        if self
+            .locked
+            .compare_exchange(false, true, Acquire, Relaxed)
+            .is_err()
+        {
+            self.lock_contended();
+        }
+        SpinGuard { lock: self }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn lock_contended(&self) {
+        use std::sync::atomic::Ordering::{Acquire, Relaxed};
+        let mut spins = 0u32;
+        loop {
+            while self.locked.load(Relaxed) {
+                spins += 1;
+                if spins < 64 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+            if self
+                .locked
+                .compare_exchange_weak(false, true, Acquire, Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// Access to a [`SpinLock`]'s value; releases the lock when dropped.
+#[cfg(not(loom))]
+pub(crate) struct SpinGuard<'a, T> {
+    lock: &'a SpinLock<T>,
+}
+
+#[cfg(not(loom))]
+impl<T> std::ops::Deref for SpinGuard<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the guard exists only while this thread holds the lock (taken with
+        // `Acquire` in `lock`, released with `Release` in the guard's drop), so no
+        // other thread accesses `value` meanwhile, and every earlier holder's writes
+        // are visible. The reference cannot outlive the guard.
+        unsafe { &*self.lock.value.get() }
+    }
+}
+
+#[cfg(not(loom))]
+impl<T> std::ops::DerefMut for SpinGuard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as for `deref`; `&mut self` makes this the only reference the
+        // guard hands out at a time.
+        unsafe { &mut *self.lock.value.get() }
+    }
+}
+
+#[cfg(not(loom))]
+impl<T> Drop for SpinGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock
+            .locked
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
+/// Under loom: the shim's `Mutex`, with the same interface.
+#[cfg(loom)]
+pub(crate) struct SpinLock<T>(crate::sync::Mutex<T>);
+
+#[cfg(loom)]
+pub(crate) type SpinGuard<'a, T> = crate::sync::MutexGuard<'a, T>;
+
+#[cfg(loom)]
+impl<T> SpinLock<T> {
+    pub(crate) fn new(value: T) -> Self {
+        SpinLock(crate::sync::Mutex::new(value))
+    }
+
+    pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
+        crate::sync::lock(&self.0)
+    }
 }
 
 /// Runs `hook` when the process exits normally (return from `main`, or
@@ -169,6 +333,27 @@ mod tests {
         let big: [Count; 8] = std::array::from_fn(|_| Count(n.clone()));
         drop(Erased::new(big));
         assert_eq!(n.load(Ordering::SeqCst), 11);
+    }
+
+    #[test]
+    fn the_spin_lock_serialises_its_holders() {
+        let lock = Arc::new(SpinLock::new(0u64));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let lock = Arc::clone(&lock);
+                std::thread::spawn(move || {
+                    for _ in 0..100_000 {
+                        // Not atomic: a lost update would show in the total.
+                        let mut g = lock.lock();
+                        *g += 1;
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(*lock.lock(), 400_000);
     }
 
     #[test]

@@ -103,9 +103,11 @@ pub(crate) enum CallerEvent {
     NoWorker = 2,
     Reentrant = 3,
     Blocked = 4,
+    /// Not an inline drop: a value handed to the workers (staged or queued).
+    Deferred = 5,
 }
 
-const EVENTS: usize = 5;
+const EVENTS: usize = 6;
 
 /// Number of per-thread shards; threads beyond this share one more, contended shard.
 /// Under loom, 2: the models then cover both the owned shards and the shared one.
@@ -186,11 +188,23 @@ impl CallerCounters {
         }
     }
 
+    /// Takes back a [`bump`](Self::bump) of the same thread (a value counted as
+    /// deferred that was not).
+    #[inline]
+    pub(crate) fn unbump(&self, event: CallerEvent) {
+        if let Some(shard) = self.owned.get(thread_shard()) {
+            let c = &shard.0[event as usize];
+            c.store(c.load(Ordering::Relaxed).wrapping_sub(1), Ordering::Relaxed);
+        } else {
+            self.shared.0[event as usize].fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
     pub(crate) fn sum(&self, event: CallerEvent) -> u64 {
         self.owned
             .iter()
             .chain(std::iter::once(&self.shared))
             .map(|s| s.0[event as usize].load(Ordering::Relaxed))
-            .sum()
+            .fold(0, u64::wrapping_add)
     }
 }

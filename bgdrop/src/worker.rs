@@ -2,6 +2,7 @@
 //! its idle back-off, and the flush barrier.
 
 use crate::raw::Erased;
+use crate::stage::{STAGE_LEN, SWEEP_EVERY, Stages};
 use crate::stats::CallerCounters;
 use crate::sync::channel::{Receiver, Sender, TryRecvError};
 pub(crate) use crate::sync::lock;
@@ -20,6 +21,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 pub(crate) enum Msg {
     /// A value to drop.
     Value(Erased),
+    /// A stage's values, oldest first (see `crate::stage`).
+    Batch(Vec<Erased>),
     /// One of the tokens of a [`FlushBarrier`]; every worker takes at most one.
     Flush(Arc<FlushBarrier>),
 }
@@ -172,6 +175,11 @@ pub(crate) struct Shared {
     pub(crate) counters: CallerCounters,
     /// Serialises flushes so that each flush's tokens sit together in the queue.
     flush_lock: Mutex<()>,
+    /// The callers' stages and the capacity budget (see `crate::stage`).
+    pub(crate) stages: Stages,
+    /// Per worker: the values of the stages it took and has not dropped yet, last
+    /// first (see `Shared::take_in_hand`).
+    in_hand: Box<[Padded<Mutex<Vec<Erased>>>]>,
 }
 
 impl Shared {
@@ -183,7 +191,13 @@ impl Shared {
         threads: usize,
         wake_cold: bool,
     ) -> Self {
+        let stages = match (policy, capacity) {
+            (FullPolicy::Block, _) => Stages::new(0, None),
+            (_, Some(capacity)) => Stages::new(STAGE_LEN.min(capacity), Some(capacity)),
+            (_, None) => Stages::new(STAGE_LEN, None),
+        };
         Shared {
+            stages,
             wake_cold,
             rx,
             policy,
@@ -197,13 +211,16 @@ impl Shared {
             sleepers: Padded(AtomicUsize::new(0)),
             cold: Padded(AtomicUsize::new(0)),
             progress: (0..=threads).map(|_| Padded(Progress::new())).collect(),
+            in_hand: (0..threads)
+                .map(|_| Padded(Mutex::new(Vec::new())))
+                .collect(),
             panicked: AtomicU64::new(0),
             counters: CallerCounters::new(),
             flush_lock: Mutex::new(()),
         }
     }
 
-    fn id(&self) -> usize {
+    pub(crate) fn id(&self) -> usize {
         std::ptr::from_ref(self) as usize
     }
 
@@ -284,9 +301,11 @@ impl Shared {
         }
     }
 
-    /// Drops one value taken off the queue by worker `index`, counting it; a panic is
-    /// caught and counted.
+    /// Drops one value taken off the queue (or out of a stage) by worker `index`,
+    /// counting it; a panic is caught and counted.
     fn run_on_worker(&self, index: usize, value: Erased) {
+        // Taken: its room in the capacity is free again.
+        self.stages.release(1);
         let p = &self.progress[index];
         p.dropping.store(1, Ordering::Release);
         self.run_destructor(value);
@@ -296,8 +315,71 @@ impl Shared {
         p.dropping.store(0, Ordering::Release);
     }
 
+    /// Drops a stage's values on worker `index`, in order.
+    fn run_batch_on_worker(&self, index: usize, batch: Vec<Erased>) {
+        self.take_in_hand(index, batch);
+        self.run_hand(index);
+    }
+
+    /// Puts a stage's values in worker `index`'s hand, to run after those already
+    /// there. Values wait there rather than in a local variable so that a process-exit
+    /// drain can take them if one destructor never returns.
+    fn take_in_hand(&self, index: usize, mut batch: Vec<Erased>) {
+        // The hand is taken from its end.
+        batch.reverse();
+        let mut hand = lock(&self.in_hand[index]);
+        if hand.is_empty() {
+            let emptied = std::mem::replace(&mut *hand, batch);
+            drop(hand);
+            self.stages.recycle(emptied);
+        } else {
+            hand.splice(0..0, batch.drain(..));
+            drop(hand);
+            self.stages.recycle(batch);
+        }
+    }
+
+    /// Drops the values in worker `index`'s hand, one at a time.
+    fn run_hand(&self, index: usize) {
+        loop {
+            let next = lock(&self.in_hand[index]).pop();
+            match next {
+                Some(value) => self.run_on_worker(index, value),
+                None => return,
+            }
+        }
+    }
+
+    /// Takes the next value waiting in another worker's hand, if any: those were
+    /// handed over before anything still in the queue, and their worker is busy with
+    /// a destructor (which may take long). With one worker there is nobody to take
+    /// from.
+    fn steal(&self, index: usize) -> Option<Erased> {
+        if self.in_hand.len() < 2 {
+            return None;
+        }
+        self.in_hand
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != index)
+            .find_map(|(_, hand)| lock(hand).pop())
+    }
+
+    /// Takes the staged values of every thread (see `Stages::sweep`) and drops them on
+    /// worker `index`. Returns whether there were any.
+    fn sweep_on_worker(&self, index: usize, seal: bool) -> bool {
+        let taken = self.stages.sweep(seal);
+        let any = !taken.is_empty();
+        for batch in taken {
+            self.take_in_hand(index, batch);
+        }
+        self.run_hand(index);
+        any
+    }
+
     /// Drops one value taken off the queue by a thread that is not a worker.
     fn run_on_helper(&self, value: Erased) {
+        self.stages.release(1);
         let p = self.progress.last().expect("a helpers' entry");
         p.dropping.fetch_add(1, Ordering::AcqRel);
         self.run_destructor(value);
@@ -328,9 +410,28 @@ impl Shared {
         debug_assert!(self.closing.load(Ordering::SeqCst));
         loop {
             if help {
+                // Sealed: from now on threads drop what they would have staged.
+                for batch in self.stages.sweep(true) {
+                    for value in batch {
+                        self.run_on_helper(value);
+                    }
+                }
+                // Values a worker holds while it runs a destructor (that may never
+                // return).
+                for hand in &self.in_hand {
+                    let waiting = std::mem::take(&mut *lock(hand));
+                    for value in waiting.into_iter().rev() {
+                        self.run_on_helper(value);
+                    }
+                }
                 while let Ok(msg) = self.rx.try_recv() {
                     match msg {
                         Msg::Value(v) => self.run_on_helper(v),
+                        Msg::Batch(batch) => {
+                            for value in batch {
+                                self.run_on_helper(value);
+                            }
+                        }
                         Msg::Flush(barrier) => barrier.arrive(),
                     }
                 }
@@ -666,31 +767,63 @@ pub(crate) fn spawn_workers(
 
 fn worker_loop(shared: &Shared, index: usize) {
     let mut idle = Idle::default();
+    let mut last_sweep = Instant::now();
     loop {
+        if let Some(v) = shared.steal(index) {
+            idle.reset();
+            shared.run_on_worker(index, v);
+            continue;
+        }
         match shared.rx.try_recv() {
             Ok(Msg::Value(v)) => {
-                if idle.slept && shared.rx.len() > 1 {
-                    // Other workers may be asleep with no timeout: share the backlog.
-                    shared.wake_others();
-                }
-                idle.reset();
+                idle.took_work(shared);
                 shared.run_on_worker(index, v);
+                sweep_if_due(shared, index, &mut last_sweep);
+            }
+            Ok(Msg::Batch(batch)) => {
+                idle.took_work(shared);
+                shared.run_batch_on_worker(index, batch);
+                sweep_if_due(shared, index, &mut last_sweep);
             }
             Ok(Msg::Flush(barrier)) => {
                 idle.reset();
+                // Values staged before the flush are in some thread's stage, in the
+                // queue ahead of this token, or taken by a worker that has not yet
+                // taken its own token.
+                shared.sweep_on_worker(index, false);
                 barrier.arrive_and_wait();
             }
             Err(TryRecvError::Empty) => {
                 if shared.closing.load(Ordering::SeqCst) {
+                    // Sealing makes later values be dropped by their callers.
+                    shared.sweep_on_worker(index, true);
                     if shared.rx.is_empty() {
                         return;
                     }
                     continue;
                 }
+                if idle.about_to_sleep() {
+                    last_sweep = Instant::now();
+                    if shared.sweep_on_worker(index, false) {
+                        idle.reset();
+                        continue;
+                    }
+                }
                 idle.wait(shared, index);
             }
             Err(TryRecvError::Disconnected) => return,
         }
+    }
+}
+
+/// Busy with full stages from some threads, a worker takes the partly filled stages
+/// of the others every [`SWEEP_EVERY`], so that their values do not wait for the
+/// queue to run dry.
+fn sweep_if_due(shared: &Shared, index: usize, last_sweep: &mut Instant) {
+    let now = Instant::now();
+    if now.duration_since(*last_sweep) >= SWEEP_EVERY {
+        *last_sweep = now;
+        shared.sweep_on_worker(index, false);
     }
 }
 
@@ -704,11 +837,25 @@ struct Idle {
 }
 
 impl Idle {
+    /// The worker took a value (or a stage) off the queue.
+    fn took_work(&mut self, shared: &Shared) {
+        if self.slept && shared.rx.len() > 1 {
+            // Other workers may be asleep with no timeout: share the backlog.
+            shared.wake_others();
+        }
+        self.reset();
+    }
+
     fn reset(&mut self) {
         self.empty_polls = 0;
         self.since = None;
         self.sleep = Duration::ZERO;
         self.slept = false;
+    }
+
+    /// Whether the next [`wait`](Self::wait) sleeps (rather than spins or yields).
+    fn about_to_sleep(&self) -> bool {
+        self.empty_polls >= SPIN_ROUNDS + YIELD_ROUNDS
     }
 
     fn wait(&mut self, shared: &Shared, index: usize) {

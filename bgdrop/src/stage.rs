@@ -1,0 +1,391 @@
+//! Per-thread staging, the hand-off's fast path.
+//!
+//! A queue that every caller and every worker touch costs the caller a cache-line
+//! transfer per value whenever a worker is reading it: the slot and the index the
+//! worker last read live in the worker's cache. Instead, each thread that hands values
+//! to a pool gets a *stage* for that pool: a buffer of up to [`STAGE_LEN`] values
+//! behind a lock that, in the steady state, only that thread takes. A full stage goes
+//! to the queue as one message (one transfer for [`STAGE_LEN`] values, and the buffer
+//! comes back to be reused, so the caller does not allocate). A stage that is not full
+//! is taken by the workers themselves ([`Stages::sweep`]): before every sleep of an
+//! idle worker, at least every [`SWEEP_EVERY`] while they are busy, for every flush,
+//! and at shutdown. A staged value therefore never waits for its thread to hand over
+//! more.
+//!
+//! Under [`FullPolicy::DropInline`](crate::FullPolicy::DropInline) the pool's capacity
+//! counts values, staged or queued, as it did before stages existed: a stage reserves
+//! room from a shared budget for up to a stage's worth of values at a time (one
+//! read-modify-write of the shared counter per stage, not per value), and a worker
+//! gives each value's room back when it takes the value. Room that a stage reserved
+//! and did not use goes back when a worker sweeps it. `FullPolicy::Block` does not
+//! stage (a caller that waits for room waits for one value's room, in the queue);
+//! `FullPolicy::Grow` stages without a budget.
+
+use crate::raw::{Erased, SpinLock, push_erased};
+use crate::sync::channel::{self, Receiver, Sender};
+use crate::sync::time::Duration;
+use crate::sync::{Arc, AtomicBool, AtomicUsize, Mutex, Ordering, lock};
+use crate::worker::{Msg, Padded};
+use std::cell::RefCell;
+
+/// Values a stage holds before it goes to the queue as one message. Under loom, 2: the
+/// models then see both a stage shipped full and one taken by a sweep.
+pub(crate) const STAGE_LEN: usize = if cfg!(loom) { 2 } else { 64 };
+
+/// How often busy workers take partly filled stages: the longest a staged value waits
+/// while other threads keep the workers busy.
+pub(crate) const SWEEP_EVERY: Duration = Duration::from_millis(1);
+
+/// Pools one thread keeps a stage for; values for further pools go to the queue one at
+/// a time.
+const MAX_STAGES: usize = 4;
+
+/// Spare stage buffers a pool keeps at most (a couple of KiB each).
+const MAX_SPARES: usize = if cfg!(loom) { 2 } else { 64 };
+
+crate::sync::thread_local! {
+    /// This thread's stages, by pool (the address of its `Shared`), most recently
+    /// added first.
+    static MINE: RefCell<Vec<(usize, Arc<Stage>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One thread's buffer for one pool.
+pub(crate) struct Stage {
+    state: SpinLock<StageState>,
+}
+
+struct StageState {
+    /// Staged values, oldest first; always has room for a full stage (a buffer taken
+    /// away is replaced by a spare), except once sealed.
+    values: Vec<Erased>,
+    /// Budget reserved for values not yet staged.
+    room: usize,
+    /// Set when the pool closes: the stage takes no more values.
+    sealed: bool,
+}
+
+/// Why [`push`] gave a value back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The capacity is used up (and the stage full or without room): the pool's
+    /// [`FullPolicy`](crate::FullPolicy) applies.
+    Full,
+    /// The pool is closing: the caller drops the value.
+    Closing,
+    /// This thread cannot stage for this pool (stages for too many pools, or its
+    /// thread-locals are gone): the value goes to the queue on its own.
+    Unstaged,
+    /// This thread's first stage is for another pool, or is sealed: see
+    /// [`push_slow`].
+    Elsewhere,
+}
+
+/// A pool's stages, its capacity budget, and spare stage buffers.
+pub(crate) struct Stages {
+    /// Values per stage; a full stage is shipped.
+    len: usize,
+    /// The pool's capacity in values (`usize::MAX` without a budget).
+    capacity: usize,
+    /// Free capacity in values (`DropInline`), or `None` (no budget: `Grow`, or a
+    /// pool that does not stage). Callers touch it once per stage's worth of values.
+    budget: Option<Padded<AtomicUsize>>,
+    /// Every live stage, for the sweeps. Stages whose thread has exited are removed
+    /// by the sweep that empties them.
+    registry: Mutex<Vec<Arc<Stage>>>,
+    /// Emptied buffers on their way back to the stages.
+    spare_tx: Sender<Vec<Erased>>,
+    spare_rx: Receiver<Vec<Erased>>,
+}
+
+impl Stages {
+    /// Stages of `len` values (0: the pool does not stage), with a budget of
+    /// `capacity` values if given.
+    pub(crate) fn new(len: usize, capacity: Option<usize>) -> Self {
+        // Enough buffers for a full queue of full stages and a few being refilled, so
+        // that a caller shipping a stage finds a spare instead of allocating one (a
+        // malloc of a couple of KiB on the caller's path can stall in glibc).
+        let spares = if len == 0 {
+            0
+        } else {
+            capacity.map_or(MAX_SPARES, |c| (c.div_ceil(len) + 2).min(MAX_SPARES))
+        };
+        let (spare_tx, spare_rx) = channel::bounded(spares.max(1));
+        for _ in 0..spares {
+            drop(spare_tx.try_send(Vec::with_capacity(len)));
+        }
+        Stages {
+            len,
+            capacity: capacity.unwrap_or(usize::MAX),
+            budget: capacity.map(|c| Padded(AtomicUsize::new(c))),
+            registry: Mutex::new(Vec::new()),
+            spare_tx,
+            spare_rx,
+        }
+    }
+
+    /// Whether the free capacity is under half: sweeps then give back the room that
+    /// stages reserved and did not use, rather than leave it to their threads.
+    fn budget_low(&self) -> bool {
+        self.budget
+            .as_ref()
+            .is_some_and(|b| b.load(Ordering::Relaxed) < self.capacity / 2)
+    }
+
+    /// Whether values are staged at all.
+    #[inline]
+    pub(crate) fn enabled(&self) -> bool {
+        self.len != 0
+    }
+
+    /// Reserves room for up to `want` values (at least one unless none is free).
+    pub(crate) fn reserve(&self, want: usize) -> usize {
+        let Some(budget) = &self.budget else {
+            return want;
+        };
+        let mut free = budget.load(Ordering::Relaxed);
+        loop {
+            if free == 0 {
+                return 0;
+            }
+            let take = want.min(free);
+            match budget.compare_exchange_weak(
+                free,
+                free - take,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return take,
+                Err(now) => free = now,
+            }
+        }
+    }
+
+    /// Gives back room for `n` values: taken off the queue by a worker, or reserved
+    /// and not used.
+    #[inline]
+    pub(crate) fn release(&self, n: usize) {
+        if let (Some(budget), true) = (&self.budget, n != 0) {
+            budget.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// An empty buffer with room for a full stage: a recycled one if any.
+    fn spare(&self) -> Vec<Erased> {
+        self.spare_rx
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(self.len))
+    }
+
+    /// Keeps an emptied buffer for a stage to reuse (or frees it if enough are kept).
+    pub(crate) fn recycle(&self, buffer: Vec<Erased>) {
+        debug_assert!(buffer.is_empty());
+        if buffer.capacity() >= self.len && self.len != 0 {
+            drop(self.spare_tx.try_send(buffer));
+        }
+    }
+
+    /// Sends the stage's values to the queue as one message, leaving a spare buffer in
+    /// their place; if the queue is full they stay.
+    fn ship(&self, values: &mut Vec<Erased>, tx: &Sender<Msg>) -> bool {
+        let batch = std::mem::replace(values, self.spare());
+        match tx.try_send(Msg::Batch(batch)) {
+            Ok(()) => true,
+            Err(e) => {
+                let Msg::Batch(batch) = e.into_inner() else {
+                    unreachable!("try_send gives back the message it was given")
+                };
+                self.recycle(std::mem::replace(values, batch));
+                false
+            }
+        }
+    }
+
+    /// A new stage for the current thread, unless the pool is closing.
+    fn register(&self, closing: &AtomicBool) -> Option<Arc<Stage>> {
+        let mut registry = lock(&self.registry);
+        // Checked under the registry's lock: a closing pool seals every registered
+        // stage under it after setting `closing`, so a stage either is sealed or is
+        // never created.
+        if closing.load(Ordering::SeqCst) {
+            return None;
+        }
+        let stage = Arc::new(Stage {
+            state: SpinLock::new(StageState {
+                values: self.spare(),
+                room: 0,
+                sealed: false,
+            }),
+        });
+        registry.push(Arc::clone(&stage));
+        Some(stage)
+    }
+
+    /// Takes every staged value. The room stages reserved and did not use is given
+    /// back when the free capacity is low, when the stage's thread has exited, and
+    /// with `seal` (a closing pool), after which the stages take no more values.
+    ///
+    /// Returns the buffers taken, in no particular order between stages (each in the
+    /// order its thread staged them).
+    pub(crate) fn sweep(&self, seal: bool) -> Vec<Vec<Erased>> {
+        let mut taken = Vec::new();
+        if !self.enabled() {
+            return taken;
+        }
+        let give_back = seal || self.budget_low();
+        // Taken before any stage's lock, which its thread may be waiting for.
+        let mut spare = (!seal).then(|| self.spare());
+        lock(&self.registry).retain(|stage| {
+            let mut s = stage.state.lock();
+            if !s.values.is_empty() {
+                let fresh = spare.take().unwrap_or_default();
+                taken.push(std::mem::replace(&mut s.values, fresh));
+            }
+            // Checked under the stage's lock, after taking its values: a stage that
+            // only the registry holds belonged to a thread that has exited, and
+            // nothing can be staged into it any more.
+            let orphan = Arc::strong_count(stage) == 1;
+            if give_back || orphan {
+                // Otherwise the stage keeps its room, so that its thread's next value
+                // does not touch the shared budget.
+                self.release(std::mem::take(&mut s.room));
+            }
+            s.sealed |= seal;
+            drop(s);
+            if spare.is_none() && !seal {
+                spare = Some(self.spare());
+            }
+            !seal && !orphan
+        });
+        if let Some(spare) = spare {
+            self.recycle(spare);
+        }
+        taken
+    }
+}
+
+impl Stage {
+    /// Stages `value`, or gives it back with the reason.
+    #[inline]
+    fn push<T: Send + 'static>(
+        &self,
+        stages: &Stages,
+        tx: &Sender<Msg>,
+        value: T,
+    ) -> Result<(), (Refused, T)> {
+        let mut s = self.state.lock();
+        if s.sealed {
+            return Err((Refused::Elsewhere, value));
+        }
+        if s.room == 0 && !stages.make_room(&mut s, tx) {
+            return Err((Refused::Full, value));
+        }
+        push_erased(&mut s.values, value);
+        s.room -= 1;
+        if s.values.len() >= stages.len {
+            // If the queue is full, the values wait here: the next value tries again,
+            // and an idle worker sweeps them.
+            stages.ship(&mut s.values, tx);
+        }
+        Ok(())
+    }
+
+    fn sealed(&self) -> bool {
+        self.state.lock().sealed
+    }
+}
+
+impl Stages {
+    /// Reserves room for more values in a stage that has none left, shipping it
+    /// first if it is full. Returns whether there is room now.
+    #[cold]
+    #[inline(never)]
+    fn make_room(&self, s: &mut StageState, tx: &Sender<Msg>) -> bool {
+        if s.values.len() >= self.len && !self.ship(&mut s.values, tx) {
+            return false;
+        }
+        s.room = self.reserve(self.len - s.values.len());
+        s.room != 0
+    }
+}
+
+/// Stages `value` for the pool `pool` (the address of its `Shared`), or gives it
+/// back with the reason; `None` instead of the value when this thread's
+/// thread-locals are being destroyed, in which case the value has been dropped here
+/// (an exiting thread drops its values itself).
+#[inline]
+pub(crate) fn push<T: Send + 'static>(
+    pool: usize,
+    stages: &Stages,
+    tx: &Sender<Msg>,
+    closing: &AtomicBool,
+    value: T,
+) -> Result<(), (Refused, Option<T>)> {
+    let fast = MINE.try_with(move |mine| match mine.try_borrow() {
+        Ok(mine) => match mine.first() {
+            Some((id, stage)) if *id == pool => stage.push(stages, tx, value),
+            _ => Err((Refused::Elsewhere, value)),
+        },
+        Err(_) => Err((Refused::Unstaged, value)),
+    });
+    match fast {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err((Refused::Elsewhere, value))) => push_slow(pool, stages, tx, closing, value),
+        Ok(Err((why, value))) => Err((why, Some(value))),
+        Err(_) => Err((Refused::Closing, None)),
+    }
+}
+
+/// [`push`] for a thread whose first stage is not this pool's (or is sealed): finds
+/// or registers this pool's stage (forgetting stages of closed pools when it has too
+/// many), moves it first, and stages the value there.
+#[cold]
+#[inline(never)]
+fn push_slow<T: Send + 'static>(
+    pool: usize,
+    stages: &Stages,
+    tx: &Sender<Msg>,
+    closing: &AtomicBool,
+    value: T,
+) -> Result<(), (Refused, Option<T>)> {
+    if closing.load(Ordering::SeqCst) {
+        return Err((Refused::Closing, Some(value)));
+    }
+    let outcome = MINE.try_with(move |mine| {
+        let Ok(mut mine) = mine.try_borrow_mut() else {
+            return Err((Refused::Unstaged, value));
+        };
+        let mut value = value;
+        if let Some(at) = mine.iter().position(|(id, _)| *id == pool) {
+            mine.swap(0, at);
+            match mine[0].1.push(stages, tx, value) {
+                // Sealed: it belonged to an earlier pool at this address.
+                Err((Refused::Elsewhere, v)) => {
+                    drop(mine.remove(0));
+                    value = v;
+                }
+                other => return other,
+            }
+        }
+        if mine.len() >= MAX_STAGES {
+            // Stages of pools that have closed are of no more use (and empty).
+            mine.retain(|(_, stage)| !stage.sealed());
+            if mine.len() >= MAX_STAGES {
+                return Err((Refused::Unstaged, value));
+            }
+        }
+        let Some(stage) = stages.register(closing) else {
+            return Err((Refused::Closing, value));
+        };
+        mine.insert(0, (pool, stage));
+        match mine[0].1.push(stages, tx, value) {
+            // Sealed since it was registered: the pool is closing.
+            Err((Refused::Elsewhere, v)) => Err((Refused::Closing, v)),
+            other => other,
+        }
+    });
+    match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err((why, value))) => Err((why, Some(value))),
+        Err(_) => Err((Refused::Closing, None)),
+    }
+}
