@@ -5,7 +5,8 @@
 //! by one, on the thread that drops it: milliseconds for a big structure. In a game
 //! loop, an audio callback, a request handler or a database shard loop, that is a
 //! missed deadline. bgdrop hands such values to a small pool of worker threads, which
-//! drop them there; the caller pays a move into a queue (tens of nanoseconds) instead.
+//! drop them there; the caller pays a move into a buffer of its own (tens of
+//! nanoseconds at most) instead.
 //!
 //! # Quick start
 //!
@@ -87,6 +88,17 @@
 //! waits for room, or lets the queue grow. [`Bgdrop::flush`] waits until everything
 //! handed over so far has been dropped, and [`Bgdrop::stats`] counts what happened.
 //!
+//! # How a value reaches a worker
+//!
+//! Each thread that hands values to a pool gets a *stage* for it: a buffer of up to 64
+//! values behind a lock that, in the steady state, only that thread takes (one
+//! compare-and-swap, no cache line shared with a worker). A full stage goes to the
+//! pool's queue (crossbeam-channel) as one message. A stage that is not full is taken
+//! by the workers themselves: before every sleep of an idle worker (at least once a
+//! millisecond while the pool has had work in the last second), every millisecond
+//! while they are busy, for every [`flush`](Bgdrop::flush), and at shutdown. The
+//! pool's capacity counts values waiting in stages and in the queue alike.
+//!
 //! ```
 //! use bgdrop::{Bgdrop, FullPolicy};
 //!
@@ -163,8 +175,9 @@
 //!   order with the caller's code. Do not defer values whose destructors must run at a
 //!   known point: lock guards, files that must be flushed before you read them back,
 //!   anything that signals another part of the program.
-//! - **Prompt release.** Memory is held until a worker gets to it: about a millisecond
-//!   on a busy pool; on a pool idle for over a second, tens of microseconds after the
+//! - **Prompt release.** Memory is held until a worker gets to it: up to about a
+//!   millisecond on a pool in use (a value waits in its thread's stage until a worker
+//!   takes it); on a pool idle for over a second, tens of microseconds after the
 //!   hand-off wakes a worker, or up to 50 ms with
 //!   [`Builder::wake_cold_workers`]`(false)`. A program that frees memory to allocate
 //!   it again at once may not want to wait for that.

@@ -191,9 +191,10 @@ impl Builder {
         self
     }
 
-    /// How many values the queue holds before [`when_full`](Self::when_full) applies
-    /// (default [`DEFAULT_CAPACITY`]; 0 is taken as 1). Ignored under
-    /// [`FullPolicy::Grow`].
+    /// How many values may wait for a worker before [`when_full`](Self::when_full)
+    /// applies (default [`DEFAULT_CAPACITY`]; 0 is taken as 1): values in the callers'
+    /// stages and in the queue alike (see the crate docs, "How a value reaches a
+    /// worker"). Ignored under [`FullPolicy::Grow`].
     #[must_use]
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity.max(1);
@@ -516,8 +517,9 @@ impl Bgdrop {
 
     /// Hands `value` to a worker, which drops it.
     ///
-    /// Returns at once; the caller pays a move into the queue (values of up to six
-    /// machine words travel without an allocation). The value is instead dropped right
+    /// Returns at once; the caller pays a move into its own stage for this pool (values
+    /// of up to six machine words travel without an allocation), and every 64 values
+    /// one message to the queue. The value is instead dropped right
     /// here when dropping it runs no code at all, when the pool has no worker, when the
     /// caller is itself a bgdrop worker or the pool is shutting down (waiting then
     /// could deadlock), and when the queue is full under [`FullPolicy::DropInline`].

@@ -30,7 +30,7 @@ use std::cell::RefCell;
 
 /// Values a stage holds before it goes to the queue as one message. Under loom, 2: the
 /// models then see both a stage shipped full and one taken by a sweep.
-pub(crate) const STAGE_LEN: usize = if cfg!(loom) { 2 } else { 64 };
+pub(crate) const STAGE_LEN: usize = if cfg!(loom) { 2 } else { 128 };
 
 /// How often busy workers take partly filled stages: the longest a staged value waits
 /// while other threads keep the workers busy.
@@ -52,6 +52,11 @@ crate::sync::thread_local! {
 /// One thread's buffer for one pool.
 pub(crate) struct Stage {
     state: SpinLock<StageState>,
+    /// How many values the stage holds, as last written under the lock: lets a sweep
+    /// pass an empty stage by reading it, without taking the lock. Taking the lock
+    /// would leave the line modified in the worker's cache, and the stage's thread
+    /// would then pay a transfer of it on its next value.
+    staged: AtomicUsize,
 }
 
 struct StageState {
@@ -215,6 +220,7 @@ impl Stages {
                 room: 0,
                 sealed: false,
             }),
+            staged: AtomicUsize::new(0),
         });
         registry.push(Arc::clone(&stage));
         Some(stage)
@@ -235,10 +241,21 @@ impl Stages {
         // Taken before any stage's lock, which its thread may be waiting for.
         let mut spare = (!seal).then(|| self.spare());
         lock(&self.registry).retain(|stage| {
+            // A stage seen empty is left alone. That cannot miss a value that must be
+            // taken: the count is written under the lock with the values, so a value
+            // staged before a flush (happens-before the flush's token reaches this
+            // worker) is seen; one staged just now is seen by the next sweep.
+            if !give_back
+                && stage.staged.load(Ordering::Relaxed) == 0
+                && Arc::strong_count(stage) > 1
+            {
+                return true;
+            }
             let mut s = stage.state.lock();
             if !s.values.is_empty() {
                 let fresh = spare.take().unwrap_or_default();
                 taken.push(std::mem::replace(&mut s.values, fresh));
+                stage.staged.store(0, Ordering::Relaxed);
             }
             // Checked under the stage's lock, after taking its values: a stage that
             // only the registry holds belonged to a thread that has exited, and
@@ -286,6 +303,7 @@ impl Stage {
             // and an idle worker sweeps them.
             stages.ship(&mut s.values, tx);
         }
+        self.staged.store(s.values.len(), Ordering::Relaxed);
         Ok(())
     }
 

@@ -29,7 +29,8 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Values handed to the workers (queued, being dropped, or already dropped).
+    /// Values handed to the workers (waiting in a stage or the queue, being dropped,
+    /// or already dropped).
     pub deferred: u64,
     /// Values dropped on the caller's thread because their
     /// [`DropCost`](crate::DropCost) was under the threshold, or because dropping them
@@ -50,7 +51,8 @@ pub struct Stats {
     pub blocked: u64,
     /// Destructors that finished on a worker, normally or by panicking.
     pub completed: u64,
-    /// Deferred values not yet dropped: queued, or being dropped right now.
+    /// Deferred values not yet dropped: waiting in a stage or the queue, or being
+    /// dropped right now.
     pub pending: u64,
     /// Destructors that panicked on a worker (included in `completed`).
     pub panicked: u64,
