@@ -166,6 +166,15 @@ fn many_short_lived_threads_lose_nothing_and_the_counts_add_up() {
     );
 }
 
+/// Blocks its worker until released.
+struct Slow(mpsc::Receiver<()>);
+
+impl Drop for Slow {
+    fn drop(&mut self) {
+        let _ = self.0.recv();
+    }
+}
+
 #[test]
 fn a_slow_destructor_does_not_hold_back_the_values_staged_after_it() {
     // With two workers, the values that travel in the same stage as a slow value are
@@ -177,12 +186,6 @@ fn a_slow_destructor_does_not_hold_back_the_values_staged_after_it() {
         .unwrap();
     let log = Log::new();
     let (release, gate) = mpsc::channel::<()>();
-    struct Slow(mpsc::Receiver<()>);
-    impl Drop for Slow {
-        fn drop(&mut self) {
-            let _ = self.0.recv();
-        }
-    }
     pool.drop(Slow(gate));
     for i in 0..10 {
         pool.drop(log.witness(&format!("after {i}")));
