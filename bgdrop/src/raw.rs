@@ -127,7 +127,8 @@ unsafe fn drop_boxed<T>(storage: *mut Storage) {
 
 /// A lock for data that one thread takes all the time and others take rarely and
 /// briefly: a thread's stage, which only a worker's sweep also takes (see
-/// `crate::stage`).
+/// `crate::stage`), and a worker's hand, which only idle workers and the exit drain
+/// also take.
 ///
 /// Taking it is one compare-and-swap and releasing it one plain store, against two
 /// read-modify-writes and two panic-count checks for `std::sync::Mutex`; on the

@@ -1,7 +1,7 @@
 //! The worker side of a pool: the state workers share with callers, the worker loop,
 //! its idle back-off, and the flush barrier.
 
-use crate::raw::Erased;
+use crate::raw::{Erased, SpinLock};
 use crate::stage::{STAGE_LEN, SWEEP_EVERY, Stages};
 use crate::stats::CallerCounters;
 use crate::sync::channel::{Receiver, Sender, TryRecvError};
@@ -179,7 +179,7 @@ pub(crate) struct Shared {
     pub(crate) stages: Stages,
     /// Per worker: the values of the stages it took and has not dropped yet, last
     /// first (see `Shared::take_in_hand`).
-    in_hand: Box<[Padded<Mutex<Vec<Erased>>>]>,
+    in_hand: Box<[Padded<SpinLock<Vec<Erased>>>]>,
 }
 
 impl Shared {
@@ -212,7 +212,7 @@ impl Shared {
             cold: Padded(AtomicUsize::new(0)),
             progress: (0..=threads).map(|_| Padded(Progress::new())).collect(),
             in_hand: (0..threads)
-                .map(|_| Padded(Mutex::new(Vec::new())))
+                .map(|_| Padded(SpinLock::new(Vec::new())))
                 .collect(),
             panicked: AtomicU64::new(0),
             counters: CallerCounters::new(),
@@ -327,7 +327,7 @@ impl Shared {
     fn take_in_hand(&self, index: usize, mut batch: Vec<Erased>) {
         // The hand is taken from its end.
         batch.reverse();
-        let mut hand = lock(&self.in_hand[index]);
+        let mut hand = self.in_hand[index].lock();
         if hand.is_empty() {
             let emptied = std::mem::replace(&mut *hand, batch);
             drop(hand);
@@ -342,7 +342,7 @@ impl Shared {
     /// Drops the values in worker `index`'s hand, one at a time.
     fn run_hand(&self, index: usize) {
         loop {
-            let next = lock(&self.in_hand[index]).pop();
+            let next = self.in_hand[index].lock().pop();
             match next {
                 Some(value) => self.run_on_worker(index, value),
                 None => return,
@@ -362,7 +362,7 @@ impl Shared {
             .iter()
             .enumerate()
             .filter(|&(i, _)| i != index)
-            .find_map(|(_, hand)| lock(hand).pop())
+            .find_map(|(_, hand)| hand.lock().pop())
     }
 
     /// Takes the staged values of every thread (see `Stages::sweep`) and drops them on
@@ -419,7 +419,7 @@ impl Shared {
                 // Values a worker holds while it runs a destructor (that may never
                 // return).
                 for hand in &self.in_hand {
-                    let waiting = std::mem::take(&mut *lock(hand));
+                    let waiting = std::mem::take(&mut *hand.lock());
                     for value in waiting.into_iter().rev() {
                         self.run_on_helper(value);
                     }
