@@ -1,0 +1,143 @@
+//! Probes of the hand-off's cost on the caller, outside criterion, for the numbers in
+//! the README's performance section that separate the hand-off from the allocator.
+//!
+//! ```sh
+//! cargo run --release --example handoff_probe -- stream vec      # 16-byte Vecs, worker running
+//! cargo run --release --example handoff_probe -- stream nop      # values whose drop frees nothing
+//! cargo run --release --example handoff_probe -- stream vec held # worker held: staging alone
+//! cargo run --release --example handoff_probe -- trees           # 1 000 trees of height 10
+//! cargo run --release --example handoff_probe -- single          # one 8 MiB Vec after a pause
+//! ```
+//!
+//! `stream` hands over 1 000 000 values in a row (5 rounds, the last two printed) and
+//! prints the pool's `Stats` (how many went inline because the capacity was used up).
+//! With `held`, the pool grows without bound (`FullPolicy::Grow`) and its worker is
+//! held inside a destructor, so nothing is freed while the caller stages: what is left
+//! is the hand-off itself. `trees` and `single` print medians of 21 and 41 repetitions.
+
+#![allow(
+    clippy::cast_precision_loss,
+    reason = "durations in ns and counts are far below 2^52"
+)]
+
+use bgdrop::{Bgdrop, FullPolicy};
+use std::hint::black_box;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Holds its worker until its sender is dropped.
+struct Hold(mpsc::Receiver<()>);
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        let _ = self.0.recv();
+    }
+}
+
+/// A value with a destructor that frees nothing.
+struct Nop([u64; 2]);
+
+impl Drop for Nop {
+    fn drop(&mut self) {
+        black_box(&self.0);
+    }
+}
+
+/// A node of a binary tree.
+#[allow(dead_code, reason = "the children exist to be dropped")]
+struct Node(Option<Box<Node>>, Option<Box<Node>>);
+
+fn tree(height: u32) -> Option<Box<Node>> {
+    (height > 0).then(|| Box::new(Node(tree(height - 1), tree(height - 1))))
+}
+
+/// The hand-off alone, kept out of line so that profilers and callgrind's
+/// `--toggle-collect='*hand_off*'` can find it.
+#[inline(never)]
+fn hand_off<T: Send + 'static>(pool: &Bgdrop, value: T) {
+    pool.drop(value);
+}
+
+fn stream<T: Send + 'static>(pool: &Bgdrop, held: bool, make: impl Fn() -> T) {
+    const N: usize = 1_000_000;
+    for round in 0..5 {
+        let values: Vec<T> = (0..N).map(|_| make()).collect();
+        pool.flush();
+        let (release, gate) = mpsc::channel();
+        if held {
+            pool.drop(Hold(gate));
+            // The worker takes the holder and stays in its destructor.
+            let _ = pool.flush_timeout(Duration::from_millis(5));
+        }
+        let start = Instant::now();
+        for v in values {
+            hand_off(pool, v);
+        }
+        let elapsed = start.elapsed();
+        drop(release);
+        if round >= 3 {
+            println!(
+                "round {round}: {:.1} ns per value",
+                elapsed.as_nanos() as f64 / N as f64
+            );
+        }
+    }
+    pool.flush();
+    println!("{}", pool.stats());
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+fn trees(pool: &Bgdrop) {
+    let mut per_tree = Vec::new();
+    for _ in 0..21 {
+        let batch: Vec<_> = (0..1000).map(|_| tree(10)).collect();
+        pool.flush();
+        let start = Instant::now();
+        for t in batch {
+            hand_off(pool, t);
+        }
+        per_tree.push(start.elapsed().as_nanos() as f64 / 1000.0);
+        pool.flush();
+    }
+    println!("trees: median {:.1} ns per tree", median(per_tree));
+}
+
+fn single(pool: &Bgdrop) {
+    let mut times = Vec::new();
+    for _ in 0..41 {
+        let v = vec![1u8; 8 << 20];
+        pool.flush();
+        std::thread::sleep(Duration::from_millis(5));
+        let start = Instant::now();
+        hand_off(pool, v);
+        times.push(start.elapsed().as_nanos() as f64);
+    }
+    println!("single: median {:.0} ns", median(times));
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let has = |word: &str| args.iter().any(|a| a == word);
+    let held = has("held");
+    let pool = if held {
+        Bgdrop::builder()
+            .when_full(FullPolicy::Grow)
+            .build()
+            .expect("spawn a worker")
+    } else {
+        Bgdrop::new()
+    };
+    if has("trees") {
+        trees(&pool);
+    } else if has("single") {
+        single(&pool);
+    } else if has("nop") {
+        stream(&pool, held, || Nop([1, 2]));
+    } else {
+        stream(&pool, held, || vec![7u8; 16]);
+    }
+}
