@@ -688,11 +688,24 @@ impl Bgdrop {
     #[inline]
     pub fn drop_with_threshold<T: DropCost + Send + 'static>(&self, value: T, threshold: usize) {
         if value.drop_cost() < threshold {
-            self.inner.shared.counters.bump(CallerEvent::Cheap);
-            drop(value);
+            if self.inner.shared.counters.bump_owned(CallerEvent::Cheap) {
+                drop(value);
+            } else {
+                self.drop_cheap_unowned(value);
+            }
         } else {
             self.drop_costly(value);
         }
+    }
+
+    /// The cheap case for a thread without a counter shard of its own yet (its first
+    /// values, or one of many threads): out of line and called last, so that the
+    /// common case calls nothing before the value's own drop and needs no stack frame.
+    #[cold]
+    #[inline(never)]
+    fn drop_cheap_unowned<T>(&self, value: T) {
+        self.inner.shared.counters.bump(CallerEvent::Cheap);
+        drop(value);
     }
 
     /// [`drop`](Self::drop), kept out of line so that the threshold path's common
