@@ -700,3 +700,81 @@ fn loom_the_exit_drain_seals_stages_while_a_thread_stages() {
         assert_eq!(stats.pending, 0);
     });
 }
+
+/// A flag that threads wait for by blocking (a spin-wait would make loom explore
+/// unboundedly many schedules).
+struct Signal(crate::sync::Mutex<bool>, crate::sync::Condvar);
+
+impl Signal {
+    fn new() -> Arc<Signal> {
+        Arc::new(Signal(
+            crate::sync::Mutex::new(false),
+            crate::sync::Condvar::new(),
+        ))
+    }
+
+    fn set(&self) {
+        *crate::sync::lock(&self.0) = true;
+        self.1.notify_all();
+    }
+
+    fn wait(&self) {
+        let mut set = crate::sync::lock(&self.0);
+        while !*set {
+            set = self.1.wait(set).expect("not poisoned");
+        }
+    }
+}
+
+/// A value that blocks its worker until `open` is set.
+struct Gated(Arc<Signal>, #[allow(dead_code)] Val);
+
+impl Drop for Gated {
+    fn drop(&mut self) {
+        self.0.wait();
+    }
+}
+
+/// A value that records its drop in a ledger like [`Val`], then sets a signal.
+struct Announced(Entry, Arc<Signal>);
+
+/// A ledger entry without a destructor of its own.
+struct Entry(Arc<Ledger>, usize);
+
+impl Drop for Announced {
+    fn drop(&mut self) {
+        // Record the drop first (the `Val` is not dropped before this returns, so it
+        // is recorded by hand, exactly as its own destructor would), then announce.
+        let at = if on_any_worker() {
+            ON_WORKER
+        } else {
+            ON_CALLER
+        };
+        let seen = self.0.0.0[self.0.1].swap(at, Ordering::Relaxed);
+        assert_eq!(seen, NOT_DROPPED, "value {} dropped twice", self.0.1);
+        self.1.set();
+    }
+}
+
+/// Two workers, and a stage whose first value holds its worker: the other worker takes
+/// the value shipped with it from the first worker's hand (nothing waits behind a slow
+/// destructor), and every value is dropped once, on a worker.
+#[test]
+fn loom_an_idle_worker_takes_from_a_busy_workers_hand() {
+    model_bounded(1, || {
+        let ledger = Ledger::new(2);
+        let (pool, joins) = joinable_pool(2, 2, FullPolicy::DropInline, &[]);
+        let (open, done) = (Signal::new(), Signal::new());
+        // Two values fill the stage (two under loom): they ship together, the gated
+        // one first.
+        pool.drop(Gated(Arc::clone(&open), val(&ledger, 0)));
+        pool.drop(Announced(Entry(Arc::clone(&ledger), 1), Arc::clone(&done)));
+        // Returns only if a worker other than the gated one drops the second value.
+        done.wait();
+        open.set();
+        drop(pool);
+        join_all(&joins);
+        ledger.assert_all_dropped();
+        assert_eq!(ledger.count(ON_WORKER), 2);
+    });
+}
