@@ -43,7 +43,7 @@ fn returning_from_main_drains_the_global_pool() {
     assert_eq!(
         pending_at_exit(&output),
         COUNT,
-        "every value was still queued"
+        "every value was still queued: {output:?}"
     );
     assert_eq!(lines.len(), COUNT, "{output:?}");
 }
@@ -52,7 +52,7 @@ fn returning_from_main_drains_the_global_pool() {
 fn process_exit_drains_the_global_pool() {
     let (output, lines, _) = run_child("exit");
     assert!(output.status.success(), "{output:?}");
-    assert_eq!(pending_at_exit(&output), COUNT);
+    assert_eq!(pending_at_exit(&output), COUNT, "{output:?}");
     assert_eq!(lines.len(), COUNT, "{output:?}");
 }
 
@@ -60,7 +60,7 @@ fn process_exit_drains_the_global_pool() {
 fn a_panic_in_main_drains_the_global_pool() {
     let (output, lines, _) = run_child("panic");
     assert_eq!(output.status.code(), Some(101), "{output:?}");
-    assert_eq!(pending_at_exit(&output), COUNT);
+    assert_eq!(pending_at_exit(&output), COUNT, "{output:?}");
     assert_eq!(lines.len(), COUNT, "{output:?}");
 }
 

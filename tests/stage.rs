@@ -199,3 +199,28 @@ fn a_slow_destructor_does_not_hold_back_the_values_staged_after_it() {
     pool.flush();
     assert_eq!(pool.stats().completed, 11);
 }
+
+#[test]
+fn one_worker_drops_a_threads_values_in_the_order_they_were_handed_over() {
+    // One thread, one worker: values are staged, shipped and swept in order, and the
+    // worker runs each stage from its start, so a value never overtakes an earlier
+    // one (here: nothing overtakes a value that holds the worker).
+    for _ in 0..20 {
+        let pool = pool();
+        let log = Log::new();
+        let (release, gate) = mpsc::channel::<()>();
+        pool.drop(Slow(gate));
+        for i in 0..300 {
+            pool.drop(log.witness(&format!("v{i}")));
+            if i % 50 == 0 {
+                thread::sleep(Duration::from_micros(300));
+            }
+        }
+        thread::sleep(Duration::from_millis(5));
+        for i in 0..300 {
+            log.assert_alive(&format!("v{i}"));
+        }
+        release.send(()).unwrap();
+        pool.flush();
+    }
+}

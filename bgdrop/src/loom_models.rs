@@ -778,3 +778,35 @@ fn loom_an_idle_worker_takes_from_a_busy_workers_hand() {
         assert_eq!(ledger.count(ON_WORKER), 2);
     });
 }
+
+/// A value staged before a flush whose thread fills and ships its stage while the
+/// flush runs: the value may reach the queue behind the flush's tokens, so the flush
+/// itself takes the staged values and sends them ahead of its tokens. (When workers
+/// took the stages only on receiving a token, loom found the value still undropped
+/// after `flush` returned.)
+#[test]
+fn loom_flush_covers_a_value_its_thread_ships_during_the_flush() {
+    model(|| {
+        let ledger = Ledger::new(3);
+        let pool = pool(1, 2, FullPolicy::Grow);
+        let sent = Arc::new(AtomicBool::new(false));
+        let producer = {
+            let (pool, ledger, sent) = (pool.clone(), Arc::clone(&ledger), Arc::clone(&sent));
+            thread::spawn(move || {
+                pool.drop(val(&ledger, 0));
+                sent.store(true, Ordering::Release);
+                // Fills the stage of two, which ships it, then stages one more.
+                pool.drop(val(&ledger, 1));
+                pool.drop(val(&ledger, 2));
+            })
+        };
+        let before = sent.load(Ordering::Acquire);
+        pool.flush();
+        if before {
+            assert!(ledger.dropped(0));
+        }
+        producer.join().unwrap();
+        drop(pool);
+        ledger.assert_all_dropped();
+    });
+}

@@ -57,6 +57,22 @@ pub(crate) struct Stage {
     /// would leave the line modified in the worker's cache, and the stage's thread
     /// would then pay a transfer of it on its next value.
     staged: AtomicUsize,
+    /// Messages of this stage's values in the queue, not yet taken by a worker. A
+    /// worker's sweep leaves the stage alone while there are any, so that with one
+    /// worker a thread's values are dropped in the order it handed them over (the
+    /// staged values are newer than those in the queue).
+    pub(crate) in_flight: AtomicUsize,
+}
+
+/// Who sweeps the stages, which decides what a sweep takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sweep {
+    /// A worker, for itself: stages with values in the queue are left alone.
+    Worker,
+    /// A flush, which sends what it takes to the queue: every stage.
+    Flush,
+    /// A closing pool: every stage, which is sealed.
+    Seal,
 }
 
 struct StageState {
@@ -189,14 +205,16 @@ impl Stages {
         }
     }
 
-    /// Sends the stage's values to the queue as one message, leaving a spare buffer in
-    /// their place; if the queue is full they stay.
-    fn ship(&self, values: &mut Vec<Erased>, tx: &Sender<Msg>) -> bool {
+    /// Sends `stage`'s values to the queue as one message, leaving a spare buffer in
+    /// their place; if the queue is full they stay. Called under the stage's lock.
+    fn ship(&self, stage: &Arc<Stage>, values: &mut Vec<Erased>, tx: &Sender<Msg>) -> bool {
         let batch = std::mem::replace(values, self.spare());
-        match tx.try_send(Msg::Batch(batch)) {
+        stage.in_flight.fetch_add(1, Ordering::Relaxed);
+        match tx.try_send(Msg::Batch(batch, Arc::clone(stage))) {
             Ok(()) => true,
             Err(e) => {
-                let Msg::Batch(batch) = e.into_inner() else {
+                stage.in_flight.fetch_sub(1, Ordering::Relaxed);
+                let Msg::Batch(batch, _) = e.into_inner() else {
                     unreachable!("try_send gives back the message it was given")
                 };
                 self.recycle(std::mem::replace(values, batch));
@@ -221,30 +239,34 @@ impl Stages {
                 sealed: false,
             }),
             staged: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
         });
         registry.push(Arc::clone(&stage));
         Some(stage)
     }
 
-    /// Takes every staged value. The room stages reserved and did not use is given
-    /// back when the free capacity is low, when the stage's thread has exited, and
-    /// with `seal` (a closing pool), after which the stages take no more values.
+    /// Takes the staged values (all of them, or for [`Sweep::Worker`] those of the
+    /// stages with nothing in the queue), each with its stage. The room stages
+    /// reserved and did not use is given back when the free capacity is low, when the
+    /// stage's thread has exited, and with [`Sweep::Seal`] (a closing pool), after
+    /// which the stages take no more values.
     ///
-    /// Returns the buffers taken, in no particular order between stages (each in the
-    /// order its thread staged them).
-    pub(crate) fn sweep(&self, seal: bool) -> Vec<Vec<Erased>> {
+    /// The buffers come in no particular order between stages, each in the order its
+    /// thread staged them.
+    pub(crate) fn sweep(&self, by: Sweep) -> Vec<(Vec<Erased>, Arc<Stage>)> {
         let mut taken = Vec::new();
         if !self.enabled() {
             return taken;
         }
+        let seal = by == Sweep::Seal;
         let give_back = seal || self.budget_low();
         // Taken before any stage's lock, which its thread may be waiting for.
         let mut spare = (!seal).then(|| self.spare());
         lock(&self.registry).retain(|stage| {
             // A stage seen empty is left alone. That cannot miss a value that must be
             // taken: the count is written under the lock with the values, so a value
-            // staged before a flush (happens-before the flush's token reaches this
-            // worker) is seen; one staged just now is seen by the next sweep.
+            // staged before a flush (which happens-before the flush's sweep) is seen;
+            // one staged just now is seen by the next sweep.
             if !give_back
                 && stage.staged.load(Ordering::Relaxed) == 0
                 && Arc::strong_count(stage) > 1
@@ -252,10 +274,17 @@ impl Stages {
                 return true;
             }
             let mut s = stage.state.lock();
-            if !s.values.is_empty() {
+            // With values of this stage still in the queue, a worker taking the newer
+            // ones now would drop them first.
+            let in_order = by != Sweep::Worker || stage.in_flight.load(Ordering::Relaxed) == 0;
+            if !s.values.is_empty() && in_order {
                 let fresh = spare.take().unwrap_or_default();
-                taken.push(std::mem::replace(&mut s.values, fresh));
+                taken.push((std::mem::replace(&mut s.values, fresh), Arc::clone(stage)));
                 stage.staged.store(0, Ordering::Relaxed);
+                if by == Sweep::Flush {
+                    // On its way to the queue, behind this stage's earlier messages.
+                    stage.in_flight.fetch_add(1, Ordering::Relaxed);
+                }
             }
             // Checked under the stage's lock, after taking its values: a stage that
             // only the registry holds belonged to a thread that has exited, and
@@ -267,11 +296,14 @@ impl Stages {
                 self.release(std::mem::take(&mut s.room));
             }
             s.sealed |= seal;
+            // An exited thread's stage is forgotten once empty (values left behind
+            // for order's sake are taken by a later sweep).
+            let keep = !seal && (!orphan || !s.values.is_empty());
             drop(s);
             if spare.is_none() && !seal {
                 spare = Some(self.spare());
             }
-            !seal && !orphan
+            keep
         });
         if let Some(spare) = spare {
             self.recycle(spare);
@@ -284,16 +316,16 @@ impl Stage {
     /// Stages `value`, or gives it back with the reason.
     #[inline]
     fn push<T: Send + 'static>(
-        &self,
+        this: &Arc<Self>,
         stages: &Stages,
         tx: &Sender<Msg>,
         value: T,
     ) -> Result<(), (Refused, T)> {
-        let mut s = self.state.lock();
+        let mut s = this.state.lock();
         if s.sealed {
             return Err((Refused::Elsewhere, value));
         }
-        if s.room == 0 && !stages.make_room(&mut s, tx) {
+        if s.room == 0 && !stages.make_room(this, &mut s, tx) {
             return Err((Refused::Full, value));
         }
         push_erased(&mut s.values, value);
@@ -301,9 +333,9 @@ impl Stage {
         if s.values.len() >= stages.len {
             // If the queue is full, the values wait here: the next value tries again,
             // and an idle worker sweeps them.
-            stages.ship(&mut s.values, tx);
+            stages.ship(this, &mut s.values, tx);
         }
-        self.staged.store(s.values.len(), Ordering::Relaxed);
+        this.staged.store(s.values.len(), Ordering::Relaxed);
         Ok(())
     }
 
@@ -317,8 +349,8 @@ impl Stages {
     /// first if it is full. Returns whether there is room now.
     #[cold]
     #[inline(never)]
-    fn make_room(&self, s: &mut StageState, tx: &Sender<Msg>) -> bool {
-        if s.values.len() >= self.len && !self.ship(&mut s.values, tx) {
+    fn make_room(&self, stage: &Arc<Stage>, s: &mut StageState, tx: &Sender<Msg>) -> bool {
+        if s.values.len() >= self.len && !self.ship(stage, &mut s.values, tx) {
             return false;
         }
         s.room = self.reserve(self.len - s.values.len());
@@ -340,7 +372,7 @@ pub(crate) fn push<T: Send + 'static>(
 ) -> Result<(), (Refused, Option<T>)> {
     let fast = MINE.try_with(move |mine| match mine.try_borrow() {
         Ok(mine) => match mine.first() {
-            Some((id, stage)) if *id == pool => stage.push(stages, tx, value),
+            Some((id, stage)) if *id == pool => Stage::push(stage, stages, tx, value),
             _ => Err((Refused::Elsewhere, value)),
         },
         Err(_) => Err((Refused::Unstaged, value)),
@@ -375,7 +407,7 @@ fn push_slow<T: Send + 'static>(
         let mut value = value;
         if let Some(at) = mine.iter().position(|(id, _)| *id == pool) {
             mine.swap(0, at);
-            match mine[0].1.push(stages, tx, value) {
+            match Stage::push(&mine[0].1, stages, tx, value) {
                 // Sealed: it belonged to an earlier pool at this address.
                 Err((Refused::Elsewhere, v)) => {
                     drop(mine.remove(0));
@@ -395,7 +427,7 @@ fn push_slow<T: Send + 'static>(
             return Err((Refused::Closing, value));
         };
         mine.insert(0, (pool, stage));
-        match mine[0].1.push(stages, tx, value) {
+        match Stage::push(&mine[0].1, stages, tx, value) {
             // Sealed since it was registered: the pool is closing.
             Err((Refused::Elsewhere, v)) => Err((Refused::Closing, v)),
             other => other,

@@ -2,9 +2,9 @@
 //! its idle back-off, and the flush barrier.
 
 use crate::raw::{Erased, SpinLock};
-use crate::stage::{STAGE_LEN, SWEEP_EVERY, Stages};
+use crate::stage::{STAGE_LEN, SWEEP_EVERY, Stage, Stages, Sweep};
 use crate::stats::CallerCounters;
-use crate::sync::channel::{Receiver, Sender, TryRecvError};
+use crate::sync::channel::{Receiver, SendError, SendTimeoutError, Sender, TryRecvError};
 pub(crate) use crate::sync::lock;
 use crate::sync::thread::{self, Thread};
 use crate::sync::time::{Duration, Instant};
@@ -21,8 +21,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 pub(crate) enum Msg {
     /// A value to drop.
     Value(Erased),
-    /// A stage's values, oldest first (see `crate::stage`).
-    Batch(Vec<Erased>),
+    /// A stage's values, oldest first, and the stage (see `crate::stage`).
+    Batch(Vec<Erased>, Arc<Stage>),
     /// One of the tokens of a [`FlushBarrier`]; every worker takes at most one.
     Flush(Arc<FlushBarrier>),
 }
@@ -103,6 +103,9 @@ pub(crate) const WARM_WINDOW: Duration = Duration::from_secs(1);
 /// See [`WARM_SLEEP_MAX`].
 pub(crate) const COLD_SLEEP: Duration = Duration::from_millis(50);
 const FIRST_SLEEP: Duration = Duration::from_micros(50);
+/// How long a worker paused for an overload sleeps between looks at
+/// `Shared::overloads`; it resumes after one such sleep without a new report.
+pub(crate) const OVERLOAD_PAUSE: Duration = Duration::from_micros(100);
 /// Under loom every spin and yield is a step of the model: one of each is enough to
 /// model the polling phase, which ends the same way however long it is.
 const SPIN_ROUNDS: u32 = if cfg!(loom) { 1 } else { 10 };
@@ -129,6 +132,8 @@ struct Progress {
     completed: AtomicU64,
     /// Destructors running right now.
     dropping: AtomicU64,
+    /// `Shared::overloads` as this worker last saw it (only it reads and writes this).
+    overloads_seen: AtomicU64,
 }
 
 impl Progress {
@@ -136,6 +141,7 @@ impl Progress {
         Progress {
             completed: AtomicU64::new(0),
             dropping: AtomicU64::new(0),
+            overloads_seen: AtomicU64::new(0),
         }
     }
 }
@@ -168,6 +174,15 @@ pub(crate) struct Shared {
     /// `Builder::wake_cold_workers`: when off, workers never count themselves in
     /// `cold`, so callers never wake them.
     wake_cold: bool,
+    /// Bumped by a caller each time it finds the capacity used up under
+    /// `FullPolicy::DropInline` (once per `FULL_BACKOFF` values at most); workers
+    /// pause while it keeps moving (`Builder::yield_when_full`). Written only under
+    /// overload, so it stays in the workers' caches otherwise.
+    pub(crate) overloads: Padded<AtomicU64>,
+    /// `Builder::yield_when_full`.
+    yield_when_full: bool,
+    /// Flushes in progress: paused workers resume for them.
+    flushing: AtomicUsize,
     /// Per-worker progress, one cache line each, written only by its worker; the last
     /// one is shared by threads that help to drain (process exit, shutdown).
     progress: Box<[Padded<Progress>]>,
@@ -178,7 +193,9 @@ pub(crate) struct Shared {
     /// The callers' stages and the capacity budget (see `crate::stage`).
     pub(crate) stages: Stages,
     /// Per worker: the values of the stages it took and has not dropped yet, last
-    /// first (see `Shared::take_in_hand`).
+    /// first (see `Shared::take_in_hand`); the last entry is shared by the threads
+    /// that help to drain (process exit, shutdown). Whoever is stuck in a destructor,
+    /// the values waiting behind it stay where others can take them.
     in_hand: Box<[Padded<SpinLock<Vec<Erased>>>]>,
 }
 
@@ -190,6 +207,7 @@ impl Shared {
         threshold: usize,
         threads: usize,
         wake_cold: bool,
+        yield_when_full: bool,
     ) -> Self {
         let stages = match (policy, capacity) {
             (FullPolicy::Block, _) => Stages::new(0, None),
@@ -199,6 +217,9 @@ impl Shared {
         Shared {
             stages,
             wake_cold,
+            overloads: Padded(AtomicU64::new(0)),
+            yield_when_full,
+            flushing: AtomicUsize::new(0),
             rx,
             policy,
             capacity,
@@ -211,7 +232,7 @@ impl Shared {
             sleepers: Padded(AtomicUsize::new(0)),
             cold: Padded(AtomicUsize::new(0)),
             progress: (0..=threads).map(|_| Padded(Progress::new())).collect(),
-            in_hand: (0..threads)
+            in_hand: (0..=threads)
                 .map(|_| Padded(SpinLock::new(Vec::new())))
                 .collect(),
             panicked: AtomicU64::new(0),
@@ -315,9 +336,11 @@ impl Shared {
         p.dropping.store(0, Ordering::Release);
     }
 
-    /// Drops a stage's values on worker `index`, in order.
-    fn run_batch_on_worker(&self, index: usize, batch: Vec<Erased>) {
+    /// Drops a stage's values, taken off the queue, on worker `index`, in order.
+    fn run_batch_on_worker(&self, index: usize, batch: Vec<Erased>, stage: &Stage) {
         self.take_in_hand(index, batch);
+        // In the hand, ahead of anything a later sweep of the stage takes.
+        stage.in_flight.fetch_sub(1, Ordering::Relaxed);
         self.run_hand(index);
     }
 
@@ -342,6 +365,7 @@ impl Shared {
     /// Drops the values in worker `index`'s hand, one at a time.
     fn run_hand(&self, index: usize) {
         loop {
+            self.yield_to_overload(index);
             let next = self.in_hand[index].lock().pop();
             match next {
                 Some(value) => self.run_on_worker(index, value),
@@ -350,15 +374,48 @@ impl Shared {
         }
     }
 
+    /// While callers keep finding the pool full, pauses worker `index` (see
+    /// `Builder::yield_when_full`): under glibc a worker's frees slow down the
+    /// allocations and inline drops of the very callers it is failing to keep up
+    /// with. It resumes once [`OVERLOAD_PAUSE`] passes with no new report, and at
+    /// once for a flush or a shutdown. One load when there is no new report.
+    #[inline]
+    fn yield_to_overload(&self, index: usize) {
+        if !self.yield_when_full {
+            return;
+        }
+        let seen = &self.progress[index].overloads_seen;
+        let mut last = self.overloads.load(Ordering::Relaxed);
+        if last == seen.load(Ordering::Relaxed) {
+            return;
+        }
+        loop {
+            if self.closing.load(Ordering::Relaxed) || self.flushing.load(Ordering::Relaxed) != 0 {
+                break;
+            }
+            thread::park_timeout(OVERLOAD_PAUSE);
+            let now = self.overloads.load(Ordering::Relaxed);
+            if now == last {
+                break;
+            }
+            last = now;
+        }
+        seen.store(last, Ordering::Relaxed);
+    }
+
     /// Takes the next value waiting in another worker's hand, if any: those were
     /// handed over before anything still in the queue, and their worker is busy with
     /// a destructor (which may take long). With one worker there is nobody to take
     /// from.
     fn steal(&self, index: usize) -> Option<Erased> {
-        if self.in_hand.len() < 2 {
+        let workers = self.in_hand.len() - 1;
+        // The helpers' hand has values only while the pool is closing.
+        let helpers = self.closing.load(Ordering::Relaxed);
+        if workers < 2 && !helpers {
             return None;
         }
-        self.in_hand
+        let upto = if helpers { workers + 1 } else { workers };
+        self.in_hand[..upto]
             .iter()
             .enumerate()
             .filter(|&(i, _)| i != index)
@@ -368,9 +425,11 @@ impl Shared {
     /// Takes the staged values of every thread (see `Stages::sweep`) and drops them on
     /// worker `index`. Returns whether there were any.
     fn sweep_on_worker(&self, index: usize, seal: bool) -> bool {
-        let taken = self.stages.sweep(seal);
+        let taken = self
+            .stages
+            .sweep(if seal { Sweep::Seal } else { Sweep::Worker });
         let any = !taken.is_empty();
-        for batch in taken {
+        for (batch, _) in taken {
             self.take_in_hand(index, batch);
         }
         self.run_hand(index);
@@ -410,29 +469,38 @@ impl Shared {
         debug_assert!(self.closing.load(Ordering::SeqCst));
         loop {
             if help {
+                // Everything goes through the helpers' hand, from which it is dropped
+                // one value at a time: if a destructor never returns, the values
+                // behind it stay where a worker or another helper can take them.
+                let helpers = self.in_hand.len() - 1;
                 // Sealed: from now on threads drop what they would have staged.
-                for batch in self.stages.sweep(true) {
-                    for value in batch {
-                        self.run_on_helper(value);
-                    }
+                for (batch, _) in self.stages.sweep(Sweep::Seal) {
+                    self.take_in_hand(helpers, batch);
                 }
                 // Values a worker holds while it runs a destructor (that may never
                 // return).
-                for hand in &self.in_hand {
-                    let waiting = std::mem::take(&mut *hand.lock());
-                    for value in waiting.into_iter().rev() {
-                        self.run_on_helper(value);
+                for hand in &self.in_hand[..helpers] {
+                    let mut waiting = std::mem::take(&mut *hand.lock());
+                    if !waiting.is_empty() {
+                        waiting.reverse();
+                        self.take_in_hand(helpers, waiting);
                     }
                 }
                 while let Ok(msg) = self.rx.try_recv() {
                     match msg {
-                        Msg::Value(v) => self.run_on_helper(v),
-                        Msg::Batch(batch) => {
-                            for value in batch {
-                                self.run_on_helper(value);
-                            }
+                        Msg::Value(v) => self.take_in_hand(helpers, vec![v]),
+                        Msg::Batch(batch, stage) => {
+                            self.take_in_hand(helpers, batch);
+                            stage.in_flight.fetch_sub(1, Ordering::Relaxed);
                         }
                         Msg::Flush(barrier) => barrier.arrive(),
+                    }
+                }
+                loop {
+                    let next = self.in_hand[helpers].lock().pop();
+                    match next {
+                        Some(value) => self.run_on_helper(value),
+                        None => break,
                     }
                 }
             }
@@ -520,10 +588,37 @@ impl Shared {
             return true;
         }
         let barrier = Arc::new(FlushBarrier::new(workers));
+        // Workers paused for an overload resume while a flush waits for them.
+        self.flushing.fetch_add(1, Ordering::SeqCst);
+        let _resume = Decrement(&self.flushing);
         {
             let _order = lock(&self.flush_lock);
             // Sleeping workers must make room if the queue is full.
             self.wake_all();
+            // The values staged before the call, from any thread, go to the queue
+            // ahead of the tokens.
+            let mut swept = self.stages.sweep(Sweep::Flush).into_iter();
+            while let Some((batch, stage)) = swept.next() {
+                let staged = Msg::Batch(batch, stage);
+                let sent = match deadline {
+                    None => tx.send(staged).map_err(SendError::into_inner),
+                    Some(d) => tx
+                        .send_deadline(staged, d)
+                        .map_err(SendTimeoutError::into_inner),
+                };
+                if let Err(unsent) = sent {
+                    // Out of time: what could not be queued goes to worker 0's hand,
+                    // which it empties before it next waits for work.
+                    let rest = swept.by_ref().map(|(b, s)| Msg::Batch(b, s));
+                    for left in std::iter::once(unsent).chain(rest) {
+                        if let Msg::Batch(batch, stage) = left {
+                            self.take_in_hand(0, batch);
+                            stage.in_flight.fetch_sub(1, Ordering::Relaxed);
+                        }
+                    }
+                    return false;
+                }
+            }
             for _ in 0..workers {
                 let token = Msg::Flush(Arc::clone(&barrier));
                 let ok = match deadline {
@@ -539,6 +634,15 @@ impl Shared {
         }
         self.wake_all();
         barrier.wait(deadline)
+    }
+}
+
+/// Decrements a counter when dropped.
+struct Decrement<'a>(&'a AtomicUsize);
+
+impl Drop for Decrement<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -780,24 +884,28 @@ fn worker_loop(shared: &Shared, index: usize) {
                 shared.run_on_worker(index, v);
                 sweep_if_due(shared, index, &mut last_sweep);
             }
-            Ok(Msg::Batch(batch)) => {
+            Ok(Msg::Batch(batch, stage)) => {
                 idle.took_work(shared);
-                shared.run_batch_on_worker(index, batch);
+                shared.run_batch_on_worker(index, batch, &stage);
                 sweep_if_due(shared, index, &mut last_sweep);
             }
             Ok(Msg::Flush(barrier)) => {
                 idle.reset();
-                // Values staged before the flush are in some thread's stage, in the
-                // queue ahead of this token, or taken by a worker that has not yet
-                // taken its own token.
-                shared.sweep_on_worker(index, false);
+                // Everything the flush must cover is ahead of this token in the queue
+                // (the flusher sends the staged values first), in a worker's hand, or
+                // being dropped.
                 barrier.arrive_and_wait();
             }
-            Err(TryRecvError::Empty) => {
-                if shared.closing.load(Ordering::SeqCst) {
-                    // Sealing makes later values be dropped by their callers.
+            Err(e @ (TryRecvError::Empty | TryRecvError::Disconnected)) => {
+                // Disconnected: the last handle is gone (it closed the pool first).
+                if e == TryRecvError::Disconnected || shared.closing.load(Ordering::SeqCst) {
+                    // Sealing makes later values be dropped by their callers, and takes
+                    // what the stages still hold.
                     shared.sweep_on_worker(index, true);
-                    if shared.rx.is_empty() {
+                    // Values a helper holds are taken at the top of the loop: a
+                    // helper stuck in a destructor leaves them to the workers.
+                    let helpers = shared.in_hand.len() - 1;
+                    if shared.rx.is_empty() && shared.in_hand[helpers].lock().is_empty() {
                         return;
                     }
                     continue;
@@ -811,7 +919,6 @@ fn worker_loop(shared: &Shared, index: usize) {
                 }
                 idle.wait(shared, index);
             }
-            Err(TryRecvError::Disconnected) => return,
         }
     }
 }

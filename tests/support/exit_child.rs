@@ -143,6 +143,7 @@ fn main() {
     reader.join().expect("the reader thread");
     let stats = bgdrop::global().stats();
     eprintln!("pending at exit: {}", stats.pending);
+    eprintln!("stats at exit: {stats}");
     OPEN.store(true, Ordering::SeqCst);
 
     match mode.as_str() {

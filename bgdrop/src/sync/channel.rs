@@ -10,13 +10,13 @@
 
 #[cfg(not(loom))]
 pub(crate) use crossbeam_channel::{
-    Receiver, Sender, TryRecvError, TrySendError, bounded, unbounded,
+    Receiver, SendError, SendTimeoutError, Sender, TryRecvError, TrySendError, bounded, unbounded,
 };
 
 #[cfg(loom)]
 pub(crate) use self::model::{Receiver, Sender, bounded, unbounded};
 #[cfg(loom)]
-pub(crate) use crossbeam_channel::{TryRecvError, TrySendError};
+pub(crate) use crossbeam_channel::{SendError, SendTimeoutError, TryRecvError, TrySendError};
 
 #[cfg(loom)]
 mod model {
