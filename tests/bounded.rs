@@ -138,3 +138,41 @@ fn after_a_full_queue_the_caller_backs_off_for_full_backoff_values() {
     pool.flush();
     assert_eq!(pool.stats().deferred, before.deferred + 2);
 }
+
+/// With `yield_when_full` (the default) the workers pause while a caller keeps finding
+/// the pool full; a flush meanwhile still returns, and once the overload ends the
+/// backlog is dropped on the workers. Without it the workers keep freeing during the
+/// overload. Either way nothing is lost and the counts add up.
+#[test]
+fn workers_that_yield_to_an_overload_still_serve_flushes_and_drain_after_it() {
+    for yield_when_full in [true, false] {
+        let pool = Bgdrop::builder()
+            .capacity(64)
+            .yield_when_full(yield_when_full)
+            .build()
+            .unwrap();
+        let counter = Counter::new();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    pool.drop(counter.token());
+                }
+            });
+            // The producer outruns the worker (its values cost nothing to make), so
+            // it keeps finding the pool full; flushes must not wait for it to stop.
+            while pool.stats().inline_full == 0 {
+                std::thread::yield_now();
+            }
+            for _ in 0..20 {
+                assert!(pool.flush_timeout(std::time::Duration::from_mins(1)));
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        pool.flush();
+        let stats = pool.stats();
+        assert!(stats.inline_full > 0, "{stats}");
+        assert_eq!((stats.deferred, stats.pending), (stats.completed, 0), "{stats}");
+        assert_eq!(counter.get() as u64, stats.total(), "{stats}");
+    }
+}
