@@ -95,9 +95,11 @@
 //! compare-and-swap, no cache line shared with a worker). A full stage goes to the
 //! pool's queue (crossbeam-channel) as one message. A stage that is not full is taken
 //! by the workers themselves: before every sleep of an idle worker (at least once a
-//! millisecond while the pool has had work in the last second), every millisecond
-//! while they are busy, for every [`flush`](Bgdrop::flush), and at shutdown. The
-//! pool's capacity counts values waiting in stages and in the queue alike.
+//! millisecond while the pool has had work in the last second) and every millisecond
+//! while they are busy; [`flush`](Bgdrop::flush) takes the stages and queues their
+//! values ahead of its barrier, and shutdown takes and seals them. With one worker,
+//! a thread's values are dropped in the order it handed them over. The pool's
+//! capacity counts values waiting in stages and in the queue alike.
 //!
 //! ```
 //! use bgdrop::{Bgdrop, FullPolicy};
