@@ -172,7 +172,11 @@ fn workers_that_yield_to_an_overload_still_serve_flushes_and_drain_after_it() {
         pool.flush();
         let stats = pool.stats();
         assert!(stats.inline_full > 0, "{stats}");
-        assert_eq!((stats.deferred, stats.pending), (stats.completed, 0), "{stats}");
+        assert_eq!(
+            (stats.deferred, stats.pending),
+            (stats.completed, 0),
+            "{stats}"
+        );
         assert_eq!(counter.get() as u64, stats.total(), "{stats}");
     }
 }
