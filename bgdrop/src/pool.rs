@@ -801,7 +801,7 @@ impl Bgdrop {
     #[must_use]
     pub fn stats(&self) -> Stats {
         let s = &*self.inner.shared;
-        let (completed, _) = s.progress();
+        let completed = s.completed();
         let panicked = s.panicked();
         let deferred = s.counters.sum(CallerEvent::Deferred);
         Stats {

@@ -130,8 +130,6 @@ impl<T> std::ops::Deref for Padded<T> {
 struct Progress {
     /// Destructors finished (normally or by panicking).
     completed: AtomicU64,
-    /// Destructors running right now.
-    dropping: AtomicU64,
     /// `Shared::overloads` as this worker last saw it (only it reads and writes this).
     overloads_seen: AtomicU64,
 }
@@ -140,7 +138,6 @@ impl Progress {
     fn new() -> Self {
         Progress {
             completed: AtomicU64::new(0),
-            dropping: AtomicU64::new(0),
             overloads_seen: AtomicU64::new(0),
         }
     }
@@ -250,14 +247,13 @@ impl Shared {
         ROLE.with(Cell::get) == self.id()
     }
 
-    /// Destructors finished on workers (or by helpers), and destructors running now.
-    pub(crate) fn progress(&self) -> (u64, u64) {
-        self.progress.iter().fold((0, 0), |(c, d), p| {
-            (
-                c + p.completed.load(Ordering::Acquire),
-                d + p.dropping.load(Ordering::Acquire),
-            )
-        })
+    /// Destructors finished on workers (or by helpers). `Stats::pending` is what the
+    /// callers counted as deferred minus this.
+    pub(crate) fn completed(&self) -> u64 {
+        self.progress
+            .iter()
+            .map(|p| p.completed.load(Ordering::Acquire))
+            .sum()
     }
 
     pub(crate) fn panicked(&self) -> u64 {
@@ -328,12 +324,10 @@ impl Shared {
         // Taken: its room in the capacity is free again.
         self.stages.release(1);
         let p = &self.progress[index];
-        p.dropping.store(1, Ordering::Release);
         self.run_destructor(value);
         // Only this worker writes its entry: a load and a store cannot lose a count.
         p.completed
             .store(p.completed.load(Ordering::Relaxed) + 1, Ordering::Release);
-        p.dropping.store(0, Ordering::Release);
     }
 
     /// Drops a stage's values, taken off the queue, on worker `index`, in order.
@@ -440,10 +434,8 @@ impl Shared {
     fn run_on_helper(&self, value: Erased) {
         self.stages.release(1);
         let p = self.progress.last().expect("a helpers' entry");
-        p.dropping.fetch_add(1, Ordering::AcqRel);
         self.run_destructor(value);
         p.completed.fetch_add(1, Ordering::AcqRel);
-        p.dropping.fetch_sub(1, Ordering::AcqRel);
     }
 
     fn run_destructor(&self, value: Erased) {
