@@ -90,7 +90,7 @@
 //!
 //! # How a value reaches a worker
 //!
-//! Each thread that hands values to a pool gets a *stage* for it: a buffer of up to 64
+//! Each thread that hands values to a pool gets a *stage* for it: a buffer of up to 128
 //! values behind a lock that, in the steady state, only that thread takes (one
 //! compare-and-swap, no cache line shared with a worker). A full stage goes to the
 //! pool's queue (crossbeam-channel) as one message. A stage that is not full is taken
