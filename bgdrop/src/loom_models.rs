@@ -613,17 +613,6 @@ fn loom_slot_a_replaced_value_is_dropped_once_on_the_worker() {
 // stage holds two values, so a pool of capacity 2 or more stages, and a full stage
 // is shipped on its second value.
 
-/// A value whose destructor waits until `open` is set: it keeps its worker busy.
-struct Hold(Arc<AtomicBool>, #[allow(dead_code)] Val);
-
-impl Drop for Hold {
-    fn drop(&mut self) {
-        while !self.0.load(Ordering::Acquire) {
-            thread::yield_now();
-        }
-    }
-}
-
 /// Staged values count against the capacity: with the worker held inside a
 /// destructor, at most `capacity` values wait (staged or queued) and the rest are
 /// dropped by their caller; once the worker is free, a flush drops every staged
@@ -633,8 +622,8 @@ fn loom_staged_values_count_against_the_capacity() {
     model(|| {
         let ledger = Ledger::new(4);
         let pool = pool(1, 2, FullPolicy::DropInline);
-        let open = Arc::new(AtomicBool::new(false));
-        pool.drop(Hold(Arc::clone(&open), val(&ledger, 0)));
+        let open = Signal::new();
+        pool.drop(Gated(Arc::clone(&open), val(&ledger, 0)));
         for i in 1..4 {
             pool.drop(val(&ledger, i));
         }
@@ -642,7 +631,7 @@ fn loom_staged_values_count_against_the_capacity() {
         // The held value and two more at most; whatever did not fit was dropped here.
         assert!(stats.pending <= 3, "{stats}");
         assert!(stats.inline_full >= 1, "{stats}");
-        open.store(true, Ordering::Release);
+        open.set();
         pool.flush();
         ledger.assert_all_dropped();
         let stats = pool.stats();
