@@ -133,6 +133,10 @@ type SpawnHandler = Box<dyn FnMut(WorkerThread) -> std::io::Result<()>>;
 /// pool.drop(vec![String::new(); 10_000]);
 /// # Ok::<(), bgdrop::BuildError>(())
 /// ```
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent switches, each set by a builder method of its own"
+)]
 pub struct Builder {
     pub(crate) threads: usize,
     pub(crate) capacity: usize,
@@ -143,6 +147,7 @@ pub struct Builder {
     pub(crate) idle_priority: bool,
     pub(crate) wake_cold: bool,
     pub(crate) yield_when_full: bool,
+    pub(crate) inline_when_saturated: bool,
     pub(crate) exit_timeout: Duration,
     spawn: Option<SpawnHandler>,
 }
@@ -159,6 +164,7 @@ impl fmt::Debug for Builder {
             .field("idle_priority", &self.idle_priority)
             .field("wake_cold_workers", &self.wake_cold)
             .field("yield_when_full", &self.yield_when_full)
+            .field("inline_when_saturated", &self.inline_when_saturated)
             .field("exit_timeout", &self.exit_timeout)
             .field("spawn_handler", &self.spawn.is_some())
             .finish()
@@ -177,6 +183,7 @@ impl Default for Builder {
             idle_priority: false,
             wake_cold: true,
             yield_when_full: true,
+            inline_when_saturated: true,
             exit_timeout: crate::global::DEFAULT_EXIT_TIMEOUT,
             spawn: None,
         }
@@ -281,6 +288,38 @@ impl Builder {
         self
     }
 
+    /// Whether callers drop their values inline for a while once the pool is
+    /// saturated, under [`FullPolicy::DropInline`] (default `true`).
+    ///
+    /// A pool is saturated when its workers have been freeing without a break for
+    /// two windows of 10 ms while values kept arriving at least half as fast as they
+    /// were dropped: a producer is keeping them busy, and the queue would only fill
+    /// more slowly than it should. With glibc's allocator both threads then run slower
+    /// than the producer would alone (it measured 3× its inline time with every
+    /// background dropper): a worker's frees contend with the producer's allocations.
+    /// With this on, values handed to a saturated pool are dropped by their callers for
+    /// the next 100 ms, counted in [`Stats::inline_full`](crate::Stats::inline_full)
+    /// as when the queue is full; then the pool takes values again and the workers look
+    /// again. A burst handed over at once never saturates a pool, and neither does a
+    /// paced loop whose worker gets a break between frames.
+    ///
+    /// Turn it off when callers must never pay for a drop that a worker could have
+    /// done, even while the workers fall behind (the queue's capacity still bounds the
+    /// backlog).
+    ///
+    /// ```
+    /// let pool = bgdrop::Bgdrop::builder()
+    ///     .inline_when_saturated(false)
+    ///     .build()?;
+    /// # drop(pool);
+    /// # Ok::<(), bgdrop::BuildError>(())
+    /// ```
+    #[must_use]
+    pub fn inline_when_saturated(mut self, inline: bool) -> Self {
+        self.inline_when_saturated = inline;
+        self
+    }
+
     /// Runs the workers at the lowest scheduling priority (default `false`): Linux's
     /// `SCHED_IDLE` class, or nice 19 where that is refused; no effect on other
     /// systems.
@@ -379,15 +418,7 @@ impl Builder {
             _ => channel::bounded(self.capacity),
         };
         let capacity = (self.policy != FullPolicy::Grow).then_some(self.capacity);
-        let shared = Arc::new(Shared::new(
-            rx,
-            self.policy,
-            capacity,
-            self.threshold,
-            self.threads,
-            self.wake_cold,
-            self.yield_when_full,
-        ));
+        let shared = Arc::new(Shared::new(rx, capacity, &self));
         let mut spawn = self.spawn.take();
         let handler: &mut dyn FnMut(WorkerThread) -> std::io::Result<()> = match spawn.as_mut() {
             Some(h) => h,
@@ -580,7 +611,7 @@ impl Bgdrop {
             drop(value);
             return;
         }
-        if backing_off(shared) {
+        if shared.saturated.load(Ordering::Relaxed) || backing_off(shared) {
             shared.counters.bump(CallerEvent::Full);
             drop(value);
             return;

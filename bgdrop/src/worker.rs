@@ -3,7 +3,7 @@
 
 use crate::raw::{Erased, SpinLock};
 use crate::stage::{STAGE_LEN, SWEEP_EVERY, Stage, Stages, Sweep};
-use crate::stats::CallerCounters;
+use crate::stats::{CallerCounters, CallerEvent};
 use crate::sync::channel::{Receiver, SendError, SendTimeoutError, Sender, TryRecvError};
 pub(crate) use crate::sync::lock;
 use crate::sync::thread::{self, Thread};
@@ -12,7 +12,7 @@ use crate::sync::{
     Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering, fence, wait_notified,
     wait_timeout,
 };
-use crate::{BuildError, FullPolicy};
+use crate::{BuildError, Builder, FullPolicy};
 use std::any::Any;
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -106,6 +106,24 @@ const FIRST_SLEEP: Duration = Duration::from_micros(50);
 /// How long a worker paused for an overload sleeps between looks at
 /// `Shared::overloads`; it resumes after one such sleep without a new report.
 pub(crate) const OVERLOAD_PAUSE: Duration = Duration::from_micros(100);
+/// A worker that spent less than a tenth of this parked, while values kept arriving
+/// at least half as fast as the pool dropped them, had a *saturated* window.
+pub(crate) const SATURATION_WINDOW: Duration = Duration::from_millis(10);
+/// Saturated windows in a row after which the pool counts as saturated
+/// (`Builder::inline_when_saturated`): a burst handed over at once fills one window
+/// at most, a sustained stream fills them all.
+const SATURATED_WINDOWS: u32 = 2;
+/// How long callers drop their values inline once the pool is saturated; then they
+/// hand values over again, and the workers look again. A pool saturated again within
+/// [`SATURATION_RELAPSE`] of the end of the last hold doubles the hold, up to
+/// [`SATURATION_HOLD_MAX`]: a stream that keeps the workers busy for seconds is
+/// probed less and less often.
+pub(crate) const SATURATION_HOLD: Duration = Duration::from_millis(100);
+/// See [`SATURATION_HOLD`].
+pub(crate) const SATURATION_HOLD_MAX: Duration = Duration::from_secs(1);
+/// See [`SATURATION_HOLD`]: the time the windows of a new saturation take, with room
+/// for the first one, which the end of the hold splits.
+const SATURATION_RELAPSE: Duration = Duration::from_millis(50);
 /// Under loom every spin and yield is a step of the model: one of each is enough to
 /// model the polling phase, which ends the same way however long it is.
 const SPIN_ROUNDS: u32 = if cfg!(loom) { 1 } else { 10 };
@@ -178,6 +196,14 @@ pub(crate) struct Shared {
     pub(crate) overloads: Padded<AtomicU64>,
     /// `Builder::yield_when_full`.
     yield_when_full: bool,
+    /// `Builder::inline_when_saturated`, under `FullPolicy::DropInline` only.
+    inline_when_saturated: bool,
+    /// Set by a worker that found the pool saturated, until `saturated_until`: callers
+    /// then drop their values inline. Written at most once per
+    /// [`SATURATION_HOLD`] or so, so it stays in the callers' caches.
+    pub(crate) saturated: Padded<AtomicBool>,
+    /// When `saturated` is to be cleared (by the first worker that looks after then).
+    saturation: Mutex<Saturation>,
     /// Flushes in progress: paused workers resume for them.
     flushing: AtomicUsize,
     /// Per-worker progress, one cache line each, written only by its worker; the last
@@ -197,15 +223,16 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(
-        rx: Receiver<Msg>,
-        policy: FullPolicy,
-        capacity: Option<usize>,
-        threshold: usize,
-        threads: usize,
-        wake_cold: bool,
-        yield_when_full: bool,
-    ) -> Self {
+    pub(crate) fn new(rx: Receiver<Msg>, capacity: Option<usize>, builder: &Builder) -> Self {
+        let Builder {
+            policy,
+            threshold,
+            threads,
+            wake_cold,
+            yield_when_full,
+            inline_when_saturated,
+            ..
+        } = *builder;
         let stages = match (policy, capacity) {
             (FullPolicy::Block, _) => Stages::new(0, None),
             (_, Some(capacity)) => Stages::new(STAGE_LEN.min(capacity), Some(capacity)),
@@ -216,6 +243,14 @@ impl Shared {
             wake_cold,
             overloads: Padded(AtomicU64::new(0)),
             yield_when_full,
+            // Under loom the clock jumps at every reading: the windows would say
+            // nothing about the load. Saturation only decides where a value is
+            // dropped, never whether.
+            inline_when_saturated: inline_when_saturated
+                && policy == FullPolicy::DropInline
+                && !cfg!(loom),
+            saturated: Padded(AtomicBool::new(false)),
+            saturation: Mutex::new(Saturation::default()),
             flushing: AtomicUsize::new(0),
             rx,
             policy,
@@ -864,6 +899,7 @@ pub(crate) fn spawn_workers(
 fn worker_loop(shared: &Shared, index: usize) {
     let mut idle = Idle::default();
     let mut last_sweep = Instant::now();
+    let mut duty = Duty::new(shared, last_sweep);
     loop {
         if let Some(v) = shared.steal(index) {
             idle.reset();
@@ -874,12 +910,12 @@ fn worker_loop(shared: &Shared, index: usize) {
             Ok(Msg::Value(v)) => {
                 idle.took_work(shared);
                 shared.run_on_worker(index, v);
-                sweep_if_due(shared, index, &mut last_sweep);
+                sweep_if_due(shared, index, &mut last_sweep, &mut duty);
             }
             Ok(Msg::Batch(batch, stage)) => {
                 idle.took_work(shared);
                 shared.run_batch_on_worker(index, batch, &stage);
-                sweep_if_due(shared, index, &mut last_sweep);
+                sweep_if_due(shared, index, &mut last_sweep, &mut duty);
             }
             Ok(Msg::Flush(barrier)) => {
                 idle.reset();
@@ -904,12 +940,17 @@ fn worker_loop(shared: &Shared, index: usize) {
                 }
                 if idle.about_to_sleep() {
                     last_sweep = Instant::now();
+                    duty.look(shared, last_sweep);
                     if shared.sweep_on_worker(index, false) {
                         idle.reset();
                         continue;
                     }
                 }
-                idle.wait(shared, index);
+                let parked = idle.wait(shared, index);
+                if !parked.is_zero() {
+                    duty.parked += parked;
+                    duty.look(shared, Instant::now());
+                }
             }
         }
     }
@@ -918,11 +959,100 @@ fn worker_loop(shared: &Shared, index: usize) {
 /// Busy with full stages from some threads, a worker takes the partly filled stages
 /// of the others every [`SWEEP_EVERY`], so that their values do not wait for the
 /// queue to run dry.
-fn sweep_if_due(shared: &Shared, index: usize, last_sweep: &mut Instant) {
+fn sweep_if_due(shared: &Shared, index: usize, last_sweep: &mut Instant, duty: &mut Duty) {
     let now = Instant::now();
     if now.duration_since(*last_sweep) >= SWEEP_EVERY {
         *last_sweep = now;
+        duty.look(shared, now);
         shared.sweep_on_worker(index, false);
+    }
+}
+
+/// When a saturated pool takes values again (see `Builder::inline_when_saturated`).
+#[derive(Default)]
+struct Saturation {
+    /// The end of the current hold, if the pool is saturated.
+    until: Option<Instant>,
+    /// The length of the current or last hold.
+    hold: Duration,
+    /// When the last hold ended.
+    ended: Option<Instant>,
+}
+
+impl Saturation {
+    fn begin(&mut self, now: Instant) {
+        let relapse = self
+            .ended
+            .is_some_and(|ended| now.duration_since(ended) <= SATURATION_RELAPSE);
+        self.hold = if relapse {
+            (self.hold * 2).min(SATURATION_HOLD_MAX)
+        } else {
+            SATURATION_HOLD
+        };
+        // Cannot overflow for a real clock; if it did, the hold would end at once.
+        self.until = now.checked_add(self.hold).or(Some(now));
+    }
+}
+
+/// A worker's record of its current [`SATURATION_WINDOW`]: how long it parked, and
+/// the pool's counts when the window began (see `Builder::inline_when_saturated`).
+struct Duty {
+    start: Instant,
+    parked: Duration,
+    deferred: u64,
+    completed: u64,
+    saturated_windows: u32,
+}
+
+impl Duty {
+    fn new(shared: &Shared, now: Instant) -> Self {
+        Duty {
+            start: now,
+            parked: Duration::ZERO,
+            deferred: shared.counters.sum(CallerEvent::Deferred),
+            completed: shared.completed(),
+            saturated_windows: 0,
+        }
+    }
+
+    /// Called at least every millisecond while the worker is busy, and after each of
+    /// its sleeps: ends a saturation whose time is up, and closes the window once it
+    /// is over, saturating the pool after [`SATURATED_WINDOWS`] saturated ones.
+    fn look(&mut self, shared: &Shared, now: Instant) {
+        if !shared.inline_when_saturated {
+            return;
+        }
+        if shared.saturated.load(Ordering::Relaxed) {
+            let mut saturation = lock(&shared.saturation);
+            if saturation.until.is_some_and(|until| now >= until) {
+                saturation.until = None;
+                saturation.ended = Some(now);
+                shared.saturated.store(false, Ordering::Relaxed);
+            }
+        }
+        let elapsed = now.duration_since(self.start);
+        if elapsed < SATURATION_WINDOW {
+            return;
+        }
+        let deferred = shared.counters.sum(CallerEvent::Deferred);
+        let completed = shared.completed();
+        let arrived = deferred.wrapping_sub(self.deferred);
+        let dropped = completed.wrapping_sub(self.completed);
+        let busy = self.parked < elapsed / 10 && shared.sleepers.load(Ordering::Relaxed) == 0;
+        if busy && dropped > 0 && arrived.saturating_mul(2) >= dropped {
+            self.saturated_windows += 1;
+        } else {
+            self.saturated_windows = 0;
+        }
+        if self.saturated_windows >= SATURATED_WINDOWS {
+            self.saturated_windows = 0;
+            lock(&shared.saturation).begin(now);
+            shared.saturated.store(true, Ordering::Relaxed);
+        }
+        *self = Duty {
+            saturated_windows: self.saturated_windows,
+            ..Duty::new(shared, now)
+        };
     }
 }
 
@@ -957,17 +1087,19 @@ impl Idle {
         self.empty_polls >= SPIN_ROUNDS + YIELD_ROUNDS
     }
 
-    fn wait(&mut self, shared: &Shared, index: usize) {
+    /// One empty poll's wait: a spin, a yield or a sleep. Returns how long it slept
+    /// (zero when it did not).
+    fn wait(&mut self, shared: &Shared, index: usize) -> Duration {
         self.empty_polls += 1;
         if self.empty_polls <= SPIN_ROUNDS {
             for _ in 0..(1u32 << self.empty_polls.min(6)) {
                 thread::spin_loop();
             }
-            return;
+            return Duration::ZERO;
         }
         if self.empty_polls <= SPIN_ROUNDS + YIELD_ROUNDS {
             thread::yield_now();
-            return;
+            return Duration::ZERO;
         }
         let now = Instant::now();
         let since = *self.since.get_or_insert(now);
@@ -999,5 +1131,6 @@ impl Idle {
             }
         }
         shared.sleepers.fetch_sub(1, Ordering::SeqCst);
+        Instant::now().duration_since(now)
     }
 }

@@ -1,0 +1,131 @@
+//! A pool whose workers a producer keeps busy without a break counts as saturated
+//! (`Builder::inline_when_saturated`): callers drop inline for a while, then hand
+//! values over again. Nothing is lost either way, a burst does not saturate a pool,
+//! and the option turns it off.
+//!
+//! No assertion here depends on how fast anything runs: the positive cases poll for
+//! the state change with a generous deadline (a liveness check), and the negative
+//! ones hold whatever the timing.
+
+use bgdrop::{Bgdrop, FullPolicy};
+use bgdrop_suite::{Counter, Token};
+use std::time::{Duration, Instant};
+
+/// A value whose destructor takes about `self.0` of a worker's time.
+struct Slow(Duration, #[allow(dead_code)] Token);
+
+impl Drop for Slow {
+    fn drop(&mut self) {
+        let end = Instant::now() + self.0;
+        while Instant::now() < end {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+const DROP_TIME: Duration = Duration::from_micros(50);
+
+/// Hands `pool` slow values until `done` says so or a minute passes; returns how
+/// many it handed over.
+fn stream(pool: &Bgdrop, counter: &Counter, mut done: impl FnMut(&Bgdrop) -> bool) -> usize {
+    let deadline = Instant::now() + Duration::from_mins(1);
+    let mut handed = 0;
+    while !done(pool) {
+        assert!(Instant::now() < deadline, "the pool never changed state");
+        pool.drop(Slow(DROP_TIME, counter.token()));
+        handed += 1;
+        // About as fast as the worker drops them: it never runs dry, and the queue
+        // never fills.
+        let pace = Instant::now() + DROP_TIME;
+        while Instant::now() < pace {
+            std::hint::spin_loop();
+        }
+    }
+    handed
+}
+
+#[test]
+fn a_sustained_stream_saturates_the_pool_and_the_pool_recovers() {
+    // A capacity the stream cannot fill: any inline drop is the saturation's.
+    let pool = Bgdrop::builder().capacity(1 << 20).build().unwrap();
+    let counter = Counter::new();
+    let handed = stream(&pool, &counter, |p| p.stats().inline_full > 0);
+    let stats = pool.stats();
+    assert!(stats.deferred > 0, "{stats}");
+    assert_eq!(stats.total(), handed as u64, "{stats}");
+
+    // Saturated, it stays so only for a while: once the stream stops and the hold
+    // passes, a value is handed over again.
+    let deferred = pool.stats().deferred;
+    let deadline = Instant::now() + Duration::from_mins(1);
+    let mut after = 0;
+    while pool.stats().deferred == deferred {
+        assert!(Instant::now() < deadline, "the pool stayed saturated");
+        std::thread::sleep(Duration::from_millis(10));
+        pool.drop(Slow(Duration::ZERO, counter.token()));
+        after += 1;
+    }
+    pool.flush();
+    assert_eq!(counter.get(), handed + after, "a value was lost");
+    let stats = pool.stats();
+    assert_eq!(stats.completed, stats.deferred, "{stats}");
+    assert_eq!(stats.total(), (handed + after) as u64, "{stats}");
+}
+
+#[test]
+fn a_pool_with_the_option_off_never_drops_inline_for_saturation() {
+    let pool = Bgdrop::builder()
+        .capacity(1 << 20)
+        .inline_when_saturated(false)
+        .build()
+        .unwrap();
+    let counter = Counter::new();
+    let start = Instant::now();
+    // Ten times as long as saturating a pool takes.
+    let handed = stream(&pool, &counter, |_| {
+        start.elapsed() > Duration::from_millis(300)
+    });
+    pool.flush();
+    let stats = pool.stats();
+    assert_eq!(stats.inline_full, 0, "{stats}");
+    assert_eq!(stats.deferred, handed as u64, "{stats}");
+    assert_eq!(counter.get(), handed);
+}
+
+#[test]
+fn a_burst_handed_over_at_once_does_not_saturate_the_pool() {
+    let pool = Bgdrop::builder().capacity(1 << 20).build().unwrap();
+    let counter = Counter::new();
+    // About 100 ms of work for the worker, handed over in well under a millisecond:
+    // nothing arrives while it works.
+    let values = 2_000;
+    for _ in 0..values {
+        pool.drop(Slow(DROP_TIME, counter.token()));
+    }
+    pool.flush();
+    let stats = pool.stats();
+    assert_eq!(stats.inline_full, 0, "{stats}");
+    assert_eq!(stats.deferred, values, "{stats}");
+    assert_eq!(counter.get(), values as usize);
+}
+
+#[test]
+fn other_policies_never_saturate() {
+    for policy in [FullPolicy::Block, FullPolicy::Grow] {
+        let pool = Bgdrop::builder()
+            .capacity(1 << 20)
+            .when_full(policy)
+            .build()
+            .unwrap();
+        let counter = Counter::new();
+        let start = Instant::now();
+        let handed = stream(&pool, &counter, |_| {
+            start.elapsed() > Duration::from_millis(300)
+        });
+        pool.flush();
+        let stats = pool.stats();
+        assert_eq!(stats.inline_full, 0, "{policy:?}: {stats}");
+        assert_eq!(stats.deferred, handed as u64, "{policy:?}: {stats}");
+        assert_eq!(counter.get(), handed);
+    }
+}
