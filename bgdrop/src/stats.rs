@@ -36,8 +36,9 @@ pub struct Stats {
     /// [`DropCost`](crate::DropCost) was under the threshold, or because dropping them
     /// runs no destructor at all.
     pub inline_cheap: u64,
-    /// Values dropped on the caller's thread because the queue was full and the policy
-    /// is [`FullPolicy::DropInline`].
+    /// Values dropped on the caller's thread because the queue was full, or the pool
+    /// saturated ([`Builder::inline_when_saturated`](crate::Builder::inline_when_saturated)),
+    /// and the policy is [`FullPolicy::DropInline`].
     pub inline_full: u64,
     /// Values dropped on the caller's thread because the pool has no worker (none could
     /// be spawned).
