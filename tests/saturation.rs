@@ -129,3 +129,26 @@ fn other_policies_never_saturate() {
         assert_eq!(counter.get(), handed);
     }
 }
+
+#[test]
+fn a_worker_that_keeps_up_with_frequent_small_values_is_not_saturated() {
+    // A value every 2 µs whose drop takes a fraction of that: the worker hardly ever
+    // sleeps (the next value is always near), yet it is idle most of the time.
+    let pool = Bgdrop::builder().capacity(1 << 20).build().unwrap();
+    let counter = Counter::new();
+    let start = Instant::now();
+    let mut handed = 0;
+    while start.elapsed() < Duration::from_millis(300) {
+        pool.drop(Slow(Duration::ZERO, counter.token()));
+        handed += 1;
+        let pace = Instant::now() + Duration::from_micros(2);
+        while Instant::now() < pace {
+            std::hint::spin_loop();
+        }
+    }
+    pool.flush();
+    let stats = pool.stats();
+    assert_eq!(stats.inline_full, 0, "{stats}");
+    assert_eq!(stats.deferred, handed, "{stats}");
+    assert_eq!(counter.get(), handed as usize);
+}

@@ -291,9 +291,10 @@ impl Builder {
     /// Whether callers drop their values inline for a while once the pool is
     /// saturated, under [`FullPolicy::DropInline`] (default `true`).
     ///
-    /// A pool is saturated when its workers have been freeing without a break for
-    /// two windows of 10 ms while values kept arriving at least half as fast as they
-    /// were dropped: a producer is keeping them busy, and the queue would only fill
+    /// A pool is saturated when its workers have been dropping values nine tenths of
+    /// the time for two windows of 10 ms in a row (idle, whether asleep or polling,
+    /// for less than a tenth) while values kept arriving at least half as fast as
+    /// they were dropped: a producer is keeping them busy, and the queue would only fill
     /// more slowly than it should. With glibc's allocator both threads then run slower
     /// than the producer would alone (it measured 3× its inline time with every
     /// background dropper): a worker's frees contend with the producer's allocations.

@@ -106,8 +106,9 @@ const FIRST_SLEEP: Duration = Duration::from_micros(50);
 /// How long a worker paused for an overload sleeps between looks at
 /// `Shared::overloads`; it resumes after one such sleep without a new report.
 pub(crate) const OVERLOAD_PAUSE: Duration = Duration::from_micros(100);
-/// A worker that spent less than a tenth of this parked, while values kept arriving
-/// at least half as fast as the pool dropped them, had a *saturated* window.
+/// A worker idle (asleep or polling for work) less than a tenth of this, while
+/// values kept arriving at least half as fast as the pool dropped them, had a
+/// *saturated* window.
 pub(crate) const SATURATION_WINDOW: Duration = Duration::from_millis(10);
 /// Saturated windows in a row after which the pool counts as saturated
 /// (`Builder::inline_when_saturated`): a burst handed over at once fills one window
@@ -198,10 +199,12 @@ pub(crate) struct Shared {
     yield_when_full: bool,
     /// `Builder::inline_when_saturated`, under `FullPolicy::DropInline` only.
     inline_when_saturated: bool,
-    /// Set by a worker that found the pool saturated, until `saturated_until`: callers
-    /// then drop their values inline. Written at most once per
-    /// [`SATURATION_HOLD`] or so, so it stays in the callers' caches.
-    pub(crate) saturated: Padded<AtomicBool>,
+    /// Set by a worker that found the pool saturated, until `saturation.until`:
+    /// callers then drop their values inline. Written at most once per
+    /// [`SATURATION_HOLD`] or so, so it stays in the callers' caches. A std atomic
+    /// even under loom: a hint that only decides where a value is dropped, never
+    /// set there, and which loom need not explore on every hand-off.
+    pub(crate) saturated: Padded<std::sync::atomic::AtomicBool>,
     /// When `saturated` is to be cleared (by the first worker that looks after then).
     saturation: Mutex<Saturation>,
     /// Flushes in progress: paused workers resume for them.
@@ -249,7 +252,7 @@ impl Shared {
             inline_when_saturated: inline_when_saturated
                 && policy == FullPolicy::DropInline
                 && !cfg!(loom),
-            saturated: Padded(AtomicBool::new(false)),
+            saturated: Padded(std::sync::atomic::AtomicBool::new(false)),
             saturation: Mutex::new(Saturation::default()),
             flushing: AtomicUsize::new(0),
             rx,
@@ -903,17 +906,20 @@ fn worker_loop(shared: &Shared, index: usize) {
     loop {
         if let Some(v) = shared.steal(index) {
             idle.reset();
+            duty.working();
             shared.run_on_worker(index, v);
             continue;
         }
         match shared.rx.try_recv() {
             Ok(Msg::Value(v)) => {
                 idle.took_work(shared);
+                duty.working();
                 shared.run_on_worker(index, v);
                 sweep_if_due(shared, index, &mut last_sweep, &mut duty);
             }
             Ok(Msg::Batch(batch, stage)) => {
                 idle.took_work(shared);
+                duty.working();
                 shared.run_batch_on_worker(index, batch, &stage);
                 sweep_if_due(shared, index, &mut last_sweep, &mut duty);
             }
@@ -938,17 +944,19 @@ fn worker_loop(shared: &Shared, index: usize) {
                     }
                     continue;
                 }
+                duty.idling(shared);
                 if idle.about_to_sleep() {
-                    last_sweep = Instant::now();
-                    duty.look(shared, last_sweep);
+                    let now = Instant::now();
+                    last_sweep = now;
+                    duty.look(shared, now);
                     if shared.sweep_on_worker(index, false) {
+                        // Idle until `now`, busy with the stages' values since.
+                        duty.working_since(now);
                         idle.reset();
                         continue;
                     }
                 }
-                let parked = idle.wait(shared, index);
-                if !parked.is_zero() {
-                    duty.parked += parked;
+                if idle.wait(shared, index) && shared.inline_when_saturated {
                     duty.look(shared, Instant::now());
                 }
             }
@@ -994,11 +1002,15 @@ impl Saturation {
     }
 }
 
-/// A worker's record of its current [`SATURATION_WINDOW`]: how long it parked, and
-/// the pool's counts when the window began (see `Builder::inline_when_saturated`).
+/// A worker's record of its current [`SATURATION_WINDOW`]: how long it was idle
+/// (spinning, yielding or asleep for want of work), and the pool's counts when the
+/// window began (see `Builder::inline_when_saturated`).
 struct Duty {
     start: Instant,
-    parked: Duration,
+    /// Idle time in this window, up to `idle_since`.
+    idle: Duration,
+    /// When the worker last found no work, if it has found none since.
+    idle_since: Option<Instant>,
     deferred: u64,
     completed: u64,
     saturated_windows: u32,
@@ -1006,18 +1018,55 @@ struct Duty {
 
 impl Duty {
     fn new(shared: &Shared, now: Instant) -> Self {
+        // Nothing to count when saturation is off (as under loom, where each of these
+        // loads would be one more step for every model to explore).
+        let (deferred, completed) = if shared.inline_when_saturated {
+            (
+                shared.counters.sum(CallerEvent::Deferred),
+                shared.completed(),
+            )
+        } else {
+            (0, 0)
+        };
         Duty {
             start: now,
-            parked: Duration::ZERO,
-            deferred: shared.counters.sum(CallerEvent::Deferred),
-            completed: shared.completed(),
+            idle: Duration::ZERO,
+            idle_since: None,
+            deferred,
+            completed,
             saturated_windows: 0,
         }
     }
 
-    /// Called at least every millisecond while the worker is busy, and after each of
-    /// its sleeps: ends a saturation whose time is up, and closes the window once it
-    /// is over, saturating the pool after [`SATURATED_WINDOWS`] saturated ones.
+    /// The worker found no work: it is idle from now (one clock reading per idle
+    /// spell, none while it keeps finding work, and none at all when saturation is
+    /// off, as under loom, where every reading moves the model's clock).
+    #[inline]
+    fn idling(&mut self, shared: &Shared) {
+        if shared.inline_when_saturated && self.idle_since.is_none() {
+            self.idle_since = Some(Instant::now());
+        }
+    }
+
+    /// The worker found work: an idle spell, if any, ends now.
+    #[inline]
+    fn working(&mut self) {
+        if self.idle_since.is_some() {
+            self.working_since(Instant::now());
+        }
+    }
+
+    /// An idle spell, if any, ended at `then`.
+    fn working_since(&mut self, then: Instant) {
+        if let Some(since) = self.idle_since.take() {
+            self.idle += then.duration_since(since);
+        }
+    }
+
+    /// Called at least every millisecond while the worker is busy, and before and
+    /// after each of its sleeps: ends a saturation whose time is up, and closes the
+    /// window once it is over, saturating the pool after [`SATURATED_WINDOWS`]
+    /// saturated ones in a row.
     fn look(&mut self, shared: &Shared, now: Instant) {
         if !shared.inline_when_saturated {
             return;
@@ -1034,11 +1083,16 @@ impl Duty {
         if elapsed < SATURATION_WINDOW {
             return;
         }
+        // An idle spell in progress counts up to now, and goes on in the next window.
+        let idle_spell = self.idle_since.map(|_| now);
+        self.working_since(now);
         let deferred = shared.counters.sum(CallerEvent::Deferred);
         let completed = shared.completed();
         let arrived = deferred.wrapping_sub(self.deferred);
         let dropped = completed.wrapping_sub(self.completed);
-        let busy = self.parked < elapsed / 10 && shared.sleepers.load(Ordering::Relaxed) == 0;
+        // Idle includes spinning and yielding: a worker that keeps up with frequent
+        // small values never sleeps, yet it is not saturated.
+        let busy = self.idle < elapsed / 10 && shared.sleepers.load(Ordering::Relaxed) == 0;
         if busy && dropped > 0 && arrived.saturating_mul(2) >= dropped {
             self.saturated_windows += 1;
         } else {
@@ -1051,6 +1105,7 @@ impl Duty {
         }
         *self = Duty {
             saturated_windows: self.saturated_windows,
+            idle_since: idle_spell,
             ..Duty::new(shared, now)
         };
     }
@@ -1087,19 +1142,18 @@ impl Idle {
         self.empty_polls >= SPIN_ROUNDS + YIELD_ROUNDS
     }
 
-    /// One empty poll's wait: a spin, a yield or a sleep. Returns how long it slept
-    /// (zero when it did not).
-    fn wait(&mut self, shared: &Shared, index: usize) -> Duration {
+    /// One empty poll's wait: a spin, a yield or a sleep. Returns whether it slept.
+    fn wait(&mut self, shared: &Shared, index: usize) -> bool {
         self.empty_polls += 1;
         if self.empty_polls <= SPIN_ROUNDS {
             for _ in 0..(1u32 << self.empty_polls.min(6)) {
                 thread::spin_loop();
             }
-            return Duration::ZERO;
+            return false;
         }
         if self.empty_polls <= SPIN_ROUNDS + YIELD_ROUNDS {
             thread::yield_now();
-            return Duration::ZERO;
+            return false;
         }
         let now = Instant::now();
         let since = *self.since.get_or_insert(now);
@@ -1131,6 +1185,6 @@ impl Idle {
             }
         }
         shared.sleepers.fetch_sub(1, Ordering::SeqCst);
-        Instant::now().duration_since(now)
+        true
     }
 }
