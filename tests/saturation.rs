@@ -152,3 +152,63 @@ fn a_worker_that_keeps_up_with_frequent_small_values_is_not_saturated() {
     assert_eq!(stats.deferred, handed, "{stats}");
     assert_eq!(counter.get(), handed as usize);
 }
+
+/// A value that counts the drops that ran on the thread that made it.
+struct Homebound(
+    std::thread::ThreadId,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+);
+
+impl Drop for Homebound {
+    fn drop(&mut self) {
+        if std::thread::current().id() == self.0 {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+#[test]
+fn only_the_streaming_thread_drops_inline_while_the_pool_is_saturated() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let pool = Bgdrop::builder().capacity(1 << 20).build().unwrap();
+    let saturated = Arc::new(AtomicBool::new(false));
+    // A thread that hands over a value now and then, as a frame loop would.
+    let sparse = {
+        let pool = pool.clone();
+        let saturated = Arc::clone(&saturated);
+        std::thread::spawn(move || {
+            let at_home = Arc::new(AtomicUsize::new(0));
+            let mut handed = 0;
+            let mut after = 0;
+            // Until the streaming thread saturated the pool, and 20 more values.
+            while after < 20 {
+                pool.drop(Homebound(std::thread::current().id(), Arc::clone(&at_home)));
+                handed += 1;
+                if saturated.load(Ordering::Relaxed) {
+                    after += 1;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            pool.flush();
+            (handed, at_home.load(Ordering::Relaxed))
+        })
+    };
+    let counter = Counter::new();
+    let streamed = stream(&pool, &counter, |p| p.stats().inline_full > 0);
+    saturated.store(true, Ordering::Relaxed);
+    // Keep streaming while the other thread hands over its last values.
+    let mut more = 0;
+    while !sparse.is_finished() {
+        pool.drop(Slow(DROP_TIME, counter.token()));
+        more += 1;
+    }
+    let (handed, at_home) = sparse.join().unwrap();
+    assert_eq!(
+        at_home, 0,
+        "{at_home} of {handed} values were dropped on their thread"
+    );
+    pool.flush();
+    assert_eq!(counter.get(), streamed + more);
+}

@@ -85,10 +85,11 @@
 //! your own; clone the handle to share it. A pool has a bounded queue
 //! ([`DEFAULT_CAPACITY`] values): when a producer outruns the workers, the
 //! [`FullPolicy`] decides whether the caller drops the value itself (the default),
-//! waits for room, or lets the queue grow. Under the default policy a pool whose
-//! workers a producer keeps busy without a break also counts as full for a while
-//! ([`Builder::inline_when_saturated`]): its callers drop values themselves, which
-//! with glibc's allocator is faster than freeing alongside a worker.
+//! waits for room, or lets the queue grow. Under the default policy a thread that
+//! streams values into a pool whose workers it keeps busy also drops them itself for
+//! a while ([`Builder::inline_when_saturated`]), which with glibc's allocator is
+//! faster than freeing alongside a worker; threads that hand over a few values at a
+//! time are never sent back.
 //! [`Bgdrop::flush`] waits until everything handed over so far has been dropped, and
 //! [`Bgdrop::stats`] counts what happened.
 //!

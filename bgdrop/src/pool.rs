@@ -288,25 +288,29 @@ impl Builder {
         self
     }
 
-    /// Whether callers drop their values inline for a while once the pool is
-    /// saturated, under [`FullPolicy::DropInline`] (default `true`).
+    /// Whether a thread that streams values into a saturated pool drops them itself
+    /// for a while, under [`FullPolicy::DropInline`] (default `true`).
     ///
-    /// A pool is saturated when its workers have been dropping values nine tenths of
-    /// the time for two windows of 10 ms in a row (idle, whether asleep or polling,
-    /// for less than a tenth) while values kept arriving at least half as fast as
-    /// they were dropped: a producer is keeping them busy, and the queue would only fill
-    /// more slowly than it should. With glibc's allocator both threads then run slower
-    /// than the producer would alone (it measured 3× its inline time with every
-    /// background dropper): a worker's frees contend with the producer's allocations.
-    /// With this on, values handed to a saturated pool are dropped by their callers for
-    /// the next 100 ms, counted in [`Stats::inline_full`](crate::Stats::inline_full)
-    /// as when the queue is full; then the pool takes values again and the workers look
-    /// again. A burst handed over at once never saturates a pool, and neither does a
-    /// paced loop whose worker gets a break between frames.
+    /// Workers judge their load over windows of 10 ms. Two windows in a row in which
+    /// a worker worked more than half the time (idle, asleep or polling for work,
+    /// less than half) while values arrived at least half as fast as the pool dropped
+    /// them make the pool *saturated*; the threads that handed over at least 64 values
+    /// and a quarter of the arrivals in the last window are *streaming* into it.
+    /// Those threads then drop their values themselves for 100 ms, counted in
+    /// [`Stats::inline_full`](crate::Stats::inline_full) as when the queue is full,
+    /// and hand them over again after that; if the pool saturates again at once, the
+    /// next hold is twice as long, up to 1 s. Every other thread goes on handing its
+    /// values over: a frame loop or a callback that hands over a few values at a time
+    /// is never sent back, whatever else keeps the workers busy.
     ///
-    /// Turn it off when callers must never pay for a drop that a worker could have
-    /// done, even while the workers fall behind (the queue's capacity still bounds the
-    /// backlog).
+    /// Why: a producer that keeps a worker busy gains little from it, and with
+    /// glibc's allocator both lose: the worker's frees contend with the producer's
+    /// allocations, and such a producer ran at about 3× its inline time with every
+    /// background dropper measured (1.0–1.2× with this on). A burst handed over at once
+    /// never saturates a pool: nothing arrives while the workers work through it.
+    ///
+    /// Turn it off when a thread must never pay for a drop that a worker could have
+    /// done, however hard it streams (the queue's capacity still bounds the backlog).
     ///
     /// ```
     /// let pool = bgdrop::Bgdrop::builder()
@@ -612,7 +616,7 @@ impl Bgdrop {
             drop(value);
             return;
         }
-        if shared.saturated.load(Ordering::Relaxed) || backing_off(shared) {
+        if shared.counters.saturated() || backing_off(shared) {
             shared.counters.bump(CallerEvent::Full);
             drop(value);
             return;

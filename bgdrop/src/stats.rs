@@ -36,8 +36,9 @@ pub struct Stats {
     /// [`DropCost`](crate::DropCost) was under the threshold, or because dropping them
     /// runs no destructor at all.
     pub inline_cheap: u64,
-    /// Values dropped on the caller's thread because the queue was full, or the pool
-    /// saturated ([`Builder::inline_when_saturated`](crate::Builder::inline_when_saturated)),
+    /// Values dropped on the caller's thread because the queue was full, or the
+    /// caller was streaming into a saturated pool
+    /// ([`Builder::inline_when_saturated`](crate::Builder::inline_when_saturated)),
     /// and the policy is [`FullPolicy::DropInline`].
     pub inline_full: u64,
     /// Values dropped on the caller's thread because the pool has no worker (none could
@@ -116,13 +117,27 @@ const EVENTS: usize = 6;
 /// Under loom, 2: the models then cover both the owned shards and the shared one.
 const SHARDS: usize = if cfg!(loom) { 2 } else { 32 };
 
-/// One thread's counters, on a cache line of its own.
+/// The owned shards and the shared one.
+pub(crate) const SHARD_COUNT: usize = SHARDS + 1;
+
+/// One thread's counters, on a cache line of its own, and whether that thread is to
+/// drop its values inline for now (`Builder::inline_when_saturated`): the thread
+/// reads the flag on the line it writes anyway, and a worker writes it only when it
+/// changes.
 #[repr(align(128))]
-struct Shard([AtomicU64; EVENTS]);
+struct Shard {
+    events: [AtomicU64; EVENTS],
+    /// A std atomic even under loom: a hint that only decides where a value is
+    /// dropped, never set there.
+    saturated: std::sync::atomic::AtomicBool,
+}
 
 impl Shard {
     fn new() -> Self {
-        Shard(std::array::from_fn(|_| AtomicU64::new(0)))
+        Shard {
+            events: std::array::from_fn(|_| AtomicU64::new(0)),
+            saturated: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 }
 
@@ -184,10 +199,10 @@ impl CallerCounters {
         if let Some(shard) = self.owned.get(thread_shard()) {
             // Only this thread ever writes this shard: a load and a store cannot lose
             // an update, and readers see either the old or the new value.
-            let c = &shard.0[event as usize];
+            let c = &shard.events[event as usize];
             c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         } else {
-            self.shared.0[event as usize].fetch_add(1, Ordering::Relaxed);
+            self.shared.events[event as usize].fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -204,7 +219,7 @@ impl CallerCounters {
         let owned = SHARD.with(Cell::get).wrapping_sub(1);
         match self.owned.get(owned) {
             Some(shard) => {
-                let c = &shard.0[event as usize];
+                let c = &shard.events[event as usize];
                 c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                 true
             }
@@ -217,10 +232,41 @@ impl CallerCounters {
     #[inline]
     pub(crate) fn unbump(&self, event: CallerEvent) {
         if let Some(shard) = self.owned.get(thread_shard()) {
-            let c = &shard.0[event as usize];
+            let c = &shard.events[event as usize];
             c.store(c.load(Ordering::Relaxed).wrapping_sub(1), Ordering::Relaxed);
         } else {
-            self.shared.0[event as usize].fetch_sub(1, Ordering::Relaxed);
+            self.shared.events[event as usize].fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The shards, the owned ones first and the shared one last (see
+    /// [`SHARD_COUNT`]).
+    fn shards(&self) -> impl Iterator<Item = &Shard> {
+        self.owned.iter().chain(std::iter::once(&self.shared))
+    }
+
+    /// `event`'s count in each shard, in [`shards`](Self::shards) order.
+    pub(crate) fn per_shard(&self, event: CallerEvent) -> [u64; SHARD_COUNT] {
+        let mut counts = [0; SHARD_COUNT];
+        for (count, shard) in counts.iter_mut().zip(self.shards()) {
+            *count = shard.events[event as usize].load(Ordering::Relaxed);
+        }
+        counts
+    }
+
+    /// Whether the current thread is to drop its values inline for now.
+    #[inline]
+    pub(crate) fn saturated(&self) -> bool {
+        let shard = self.owned.get(thread_shard()).unwrap_or(&self.shared);
+        shard.saturated.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sets or clears the flag of shard `index` (in [`shards`](Self::shards) order).
+    pub(crate) fn set_saturated(&self, index: usize, saturated: bool) {
+        if let Some(shard) = self.shards().nth(index) {
+            shard
+                .saturated
+                .store(saturated, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -228,7 +274,7 @@ impl CallerCounters {
         self.owned
             .iter()
             .chain(std::iter::once(&self.shared))
-            .map(|s| s.0[event as usize].load(Ordering::Relaxed))
+            .map(|s| s.events[event as usize].load(Ordering::Relaxed))
             .fold(0, u64::wrapping_add)
     }
 }

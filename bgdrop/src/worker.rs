@@ -3,7 +3,7 @@
 
 use crate::raw::{Erased, SpinLock};
 use crate::stage::{STAGE_LEN, SWEEP_EVERY, Stage, Stages, Sweep};
-use crate::stats::{CallerCounters, CallerEvent};
+use crate::stats::{CallerCounters, CallerEvent, SHARD_COUNT};
 use crate::sync::channel::{Receiver, SendError, SendTimeoutError, Sender, TryRecvError};
 pub(crate) use crate::sync::lock;
 use crate::sync::thread::{self, Thread};
@@ -106,16 +106,22 @@ const FIRST_SLEEP: Duration = Duration::from_micros(50);
 /// How long a worker paused for an overload sleeps between looks at
 /// `Shared::overloads`; it resumes after one such sleep without a new report.
 pub(crate) const OVERLOAD_PAUSE: Duration = Duration::from_micros(100);
-/// A worker idle (asleep or polling for work) less than a tenth of this, while
-/// values kept arriving at least half as fast as the pool dropped them, had a
-/// *saturated* window.
+/// A worker idle (asleep or polling for work) less than half of this, while values
+/// kept arriving at least half as fast as the pool dropped them, had a *saturated*
+/// window.
 pub(crate) const SATURATION_WINDOW: Duration = Duration::from_millis(10);
-/// Saturated windows in a row after which the pool counts as saturated
-/// (`Builder::inline_when_saturated`): a burst handed over at once fills one window
-/// at most, a sustained stream fills them all.
+/// Saturated windows in a row after which the threads that streamed values into the
+/// last one drop their values inline for a while (`Builder::inline_when_saturated`):
+/// a burst handed over at once fills one window at most, a sustained stream fills
+/// them all.
 const SATURATED_WINDOWS: u32 = 2;
-/// How long callers drop their values inline once the pool is saturated; then they
-/// hand values over again, and the workers look again. A pool saturated again within
+/// A thread streams values into a window when it hands over at least this many in
+/// it, and at least a quarter of the window's arrivals: a frame or a callback that
+/// hands over a few values each time never does.
+const STREAM_MIN: u64 = 64;
+/// How long a streaming thread drops its values inline once the pool is saturated;
+/// then it hands values over again, and the workers look again. A pool saturated
+/// again within
 /// [`SATURATION_RELAPSE`] of the end of the last hold doubles the hold, up to
 /// [`SATURATION_HOLD_MAX`]: a stream that keeps the workers busy for seconds is
 /// probed less and less often.
@@ -199,13 +205,11 @@ pub(crate) struct Shared {
     yield_when_full: bool,
     /// `Builder::inline_when_saturated`, under `FullPolicy::DropInline` only.
     inline_when_saturated: bool,
-    /// Set by a worker that found the pool saturated, until `saturation.until`:
-    /// callers then drop their values inline. Written at most once per
-    /// [`SATURATION_HOLD`] or so, so it stays in the callers' caches. A std atomic
-    /// even under loom: a hint that only decides where a value is dropped, never
-    /// set there, and which loom need not explore on every hand-off.
-    pub(crate) saturated: Padded<std::sync::atomic::AtomicBool>,
-    /// When `saturated` is to be cleared (by the first worker that looks after then).
+    /// Whether some thread drops its values inline for now (its flag is on its
+    /// counter shard, see `CallerCounters::saturated`): workers look at the holds
+    /// only then. A std atomic even under loom, where saturation is off.
+    saturated: std::sync::atomic::AtomicBool,
+    /// The holds in force, per counter shard.
     saturation: Mutex<Saturation>,
     /// Flushes in progress: paused workers resume for them.
     flushing: AtomicUsize,
@@ -252,7 +256,7 @@ impl Shared {
             inline_when_saturated: inline_when_saturated
                 && policy == FullPolicy::DropInline
                 && !cfg!(loom),
-            saturated: Padded(std::sync::atomic::AtomicBool::new(false)),
+            saturated: std::sync::atomic::AtomicBool::new(false),
             saturation: Mutex::new(Saturation::default()),
             flushing: AtomicUsize::new(0),
             rx,
@@ -976,29 +980,65 @@ fn sweep_if_due(shared: &Shared, index: usize, last_sweep: &mut Instant, duty: &
     }
 }
 
-/// When a saturated pool takes values again (see `Builder::inline_when_saturated`).
-#[derive(Default)]
+/// When the threads a saturated pool sent back to dropping inline hand values over
+/// again (see `Builder::inline_when_saturated`).
 struct Saturation {
-    /// The end of the current hold, if the pool is saturated.
-    until: Option<Instant>,
+    /// Per counter shard, the end of its hold, if it has one.
+    until: [Option<Instant>; SHARD_COUNT],
     /// The length of the current or last hold.
     hold: Duration,
     /// When the last hold ended.
     ended: Option<Instant>,
 }
 
+impl Default for Saturation {
+    fn default() -> Self {
+        Saturation {
+            until: [None; SHARD_COUNT],
+            hold: SATURATION_HOLD,
+            ended: None,
+        }
+    }
+}
+
 impl Saturation {
-    fn begin(&mut self, now: Instant) {
+    /// Starts a hold for the shards in `streaming`; returns whether there were any.
+    fn begin(&mut self, now: Instant, streaming: &[usize]) -> bool {
+        if streaming.is_empty() {
+            return false;
+        }
         let relapse = self
             .ended
             .is_some_and(|ended| now.duration_since(ended) <= SATURATION_RELAPSE);
-        self.hold = if relapse {
+        let held = self.until.iter().any(Option::is_some);
+        self.hold = if relapse || held {
             (self.hold * 2).min(SATURATION_HOLD_MAX)
         } else {
             SATURATION_HOLD
         };
         // Cannot overflow for a real clock; if it did, the hold would end at once.
-        self.until = now.checked_add(self.hold).or(Some(now));
+        let until = now.checked_add(self.hold).unwrap_or(now);
+        for &index in streaming {
+            self.until[index] = Some(until);
+        }
+        true
+    }
+
+    /// Ends the holds that are over: returns the shards to clear, and whether any
+    /// hold is still in force.
+    fn expire(&mut self, now: Instant) -> (Vec<usize>, bool) {
+        let mut over = Vec::new();
+        for (index, until) in self.until.iter_mut().enumerate() {
+            if until.is_some_and(|until| now >= until) {
+                *until = None;
+                over.push(index);
+            }
+        }
+        let held = self.until.iter().any(Option::is_some);
+        if !over.is_empty() && !held {
+            self.ended = Some(now);
+        }
+        (over, held)
     }
 }
 
@@ -1011,7 +1051,8 @@ struct Duty {
     idle: Duration,
     /// When the worker last found no work, if it has found none since.
     idle_since: Option<Instant>,
-    deferred: u64,
+    /// Values handed over, per counter shard, when the window began.
+    deferred: [u64; SHARD_COUNT],
     completed: u64,
     saturated_windows: u32,
 }
@@ -1022,11 +1063,11 @@ impl Duty {
         // loads would be one more step for every model to explore).
         let (deferred, completed) = if shared.inline_when_saturated {
             (
-                shared.counters.sum(CallerEvent::Deferred),
+                shared.counters.per_shard(CallerEvent::Deferred),
                 shared.completed(),
             )
         } else {
-            (0, 0)
+            ([0; SHARD_COUNT], 0)
         };
         Duty {
             start: now,
@@ -1073,11 +1114,11 @@ impl Duty {
         }
         if shared.saturated.load(Ordering::Relaxed) {
             let mut saturation = lock(&shared.saturation);
-            if saturation.until.is_some_and(|until| now >= until) {
-                saturation.until = None;
-                saturation.ended = Some(now);
-                shared.saturated.store(false, Ordering::Relaxed);
+            let (over, held) = saturation.expire(now);
+            for index in over {
+                shared.counters.set_saturated(index, false);
             }
+            shared.saturated.store(held, Ordering::Relaxed);
         }
         let elapsed = now.duration_since(self.start);
         if elapsed < SATURATION_WINDOW {
@@ -1086,22 +1127,33 @@ impl Duty {
         // An idle spell in progress counts up to now, and goes on in the next window.
         let idle_spell = self.idle_since.map(|_| now);
         self.working_since(now);
-        let deferred = shared.counters.sum(CallerEvent::Deferred);
+        let deferred = shared.counters.per_shard(CallerEvent::Deferred);
         let completed = shared.completed();
-        let arrived = deferred.wrapping_sub(self.deferred);
+        let mut arrived = [0; SHARD_COUNT];
+        for ((a, now), then) in arrived.iter_mut().zip(deferred).zip(self.deferred) {
+            *a = now.wrapping_sub(then);
+        }
+        let total: u64 = arrived.iter().fold(0, |sum, a| sum.wrapping_add(*a));
         let dropped = completed.wrapping_sub(self.completed);
         // Idle includes spinning and yielding: a worker that keeps up with frequent
         // small values never sleeps, yet it is not saturated.
-        let busy = self.idle < elapsed / 10 && shared.sleepers.load(Ordering::Relaxed) == 0;
-        if busy && dropped > 0 && arrived.saturating_mul(2) >= dropped {
+        let busy = self.idle < elapsed / 2 && shared.sleepers.load(Ordering::Relaxed) == 0;
+        if busy && dropped > 0 && total.saturating_mul(2) >= dropped {
             self.saturated_windows += 1;
         } else {
             self.saturated_windows = 0;
         }
         if self.saturated_windows >= SATURATED_WINDOWS {
             self.saturated_windows = 0;
-            lock(&shared.saturation).begin(now);
-            shared.saturated.store(true, Ordering::Relaxed);
+            let streaming: Vec<usize> = (0..SHARD_COUNT)
+                .filter(|&i| arrived[i] >= STREAM_MIN && arrived[i].saturating_mul(4) >= total)
+                .collect();
+            if lock(&shared.saturation).begin(now, &streaming) {
+                for &index in &streaming {
+                    shared.counters.set_saturated(index, true);
+                }
+                shared.saturated.store(true, Ordering::Relaxed);
+            }
         }
         *self = Duty {
             saturated_windows: self.saturated_windows,
