@@ -616,8 +616,9 @@ impl Bgdrop {
             drop(value);
             return;
         }
-        if shared.counters.saturated() || backing_off(shared) {
-            shared.counters.bump(CallerEvent::Full);
+        let mine = shared.counters.mine();
+        if mine.saturated() || backing_off(shared) {
+            mine.bump(CallerEvent::Full);
             drop(value);
             return;
         }
@@ -627,7 +628,7 @@ impl Bgdrop {
         }
         // Counted first: a worker may take the value from the stage before this
         // thread returns, and `completed` must never pass `deferred` for long.
-        shared.counters.bump(CallerEvent::Deferred);
+        mine.bump(CallerEvent::Deferred);
         match stage::push(
             shared.id(),
             &shared.stages,

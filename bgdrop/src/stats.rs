@@ -182,6 +182,36 @@ fn assign_shard() -> usize {
     idx
 }
 
+/// The current thread's counter shard (see [`CallerCounters::mine`]).
+pub(crate) struct MyShard<'a> {
+    shard: &'a Shard,
+    /// Whether only this thread writes it.
+    owned: bool,
+}
+
+impl MyShard<'_> {
+    /// Whether this thread is to drop its values inline for now
+    /// (`Builder::inline_when_saturated`).
+    #[inline]
+    pub(crate) fn saturated(&self) -> bool {
+        self.shard
+            .saturated
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Counts `event`, as [`CallerCounters::bump`] does.
+    #[inline]
+    pub(crate) fn bump(&self, event: CallerEvent) {
+        let c = &self.shard.events[event as usize];
+        if self.owned {
+            // Only this thread writes this shard (see `CallerCounters::bump`).
+            c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        } else {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 impl CallerCounters {
     pub(crate) fn new() -> Self {
         CallerCounters {
@@ -254,11 +284,21 @@ impl CallerCounters {
         counts
     }
 
-    /// Whether the current thread is to drop its values inline for now.
-    #[inline]
-    pub(crate) fn saturated(&self) -> bool {
-        let shard = self.owned.get(thread_shard()).unwrap_or(&self.shared);
-        shard.saturated.load(std::sync::atomic::Ordering::Relaxed)
+    /// The current thread's shard, for a hand-off that reads its flag and then
+    /// counts: one thread-local read for both.
+    #[allow(
+        clippy::inline_always,
+        reason = "on the hand-off path, with the two uses that follow it"
+    )]
+    #[inline(always)]
+    pub(crate) fn mine(&self) -> MyShard<'_> {
+        match self.owned.get(thread_shard()) {
+            Some(shard) => MyShard { shard, owned: true },
+            None => MyShard {
+                shard: &self.shared,
+                owned: false,
+            },
+        }
     }
 
     /// Sets or clears the flag of shard `index` (in [`shards`](Self::shards) order).
