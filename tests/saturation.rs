@@ -72,6 +72,21 @@ fn a_sustained_stream_saturates_the_pool_and_the_pool_recovers() {
     assert_eq!(stats.total(), (handed + after) as u64, "{stats}");
 }
 
+/// Streams into `pool` for 300 ms, ten times what saturating a pool takes, and
+/// checks that every value went to the workers.
+fn assert_never_sent_back(pool: &Bgdrop, what: &str) {
+    let counter = Counter::new();
+    let start = Instant::now();
+    let handed = stream(pool, &counter, |_| {
+        start.elapsed() > Duration::from_millis(300)
+    });
+    pool.flush();
+    let stats = pool.stats();
+    assert_eq!(stats.inline_full, 0, "{what}: {stats}");
+    assert_eq!(stats.deferred, handed as u64, "{what}: {stats}");
+    assert_eq!(counter.get(), handed, "{what}");
+}
+
 #[test]
 fn a_pool_with_the_option_off_never_drops_inline_for_saturation() {
     let pool = Bgdrop::builder()
@@ -79,17 +94,7 @@ fn a_pool_with_the_option_off_never_drops_inline_for_saturation() {
         .inline_when_saturated(false)
         .build()
         .unwrap();
-    let counter = Counter::new();
-    let start = Instant::now();
-    // Ten times as long as saturating a pool takes.
-    let handed = stream(&pool, &counter, |_| {
-        start.elapsed() > Duration::from_millis(300)
-    });
-    pool.flush();
-    let stats = pool.stats();
-    assert_eq!(stats.inline_full, 0, "{stats}");
-    assert_eq!(stats.deferred, handed as u64, "{stats}");
-    assert_eq!(counter.get(), handed);
+    assert_never_sent_back(&pool, "inline_when_saturated(false)");
 }
 
 #[test]
@@ -117,16 +122,7 @@ fn other_policies_never_saturate() {
             .when_full(policy)
             .build()
             .unwrap();
-        let counter = Counter::new();
-        let start = Instant::now();
-        let handed = stream(&pool, &counter, |_| {
-            start.elapsed() > Duration::from_millis(300)
-        });
-        pool.flush();
-        let stats = pool.stats();
-        assert_eq!(stats.inline_full, 0, "{policy:?}: {stats}");
-        assert_eq!(stats.deferred, handed as u64, "{policy:?}: {stats}");
-        assert_eq!(counter.get(), handed);
+        assert_never_sent_back(&pool, &format!("{policy:?}"));
     }
 }
 
