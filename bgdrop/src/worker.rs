@@ -906,7 +906,7 @@ pub(crate) fn spawn_workers(
 fn worker_loop(shared: &Shared, index: usize) {
     let mut idle = Idle::default();
     let mut last_sweep = Instant::now();
-    let mut duty = Duty::new(shared, last_sweep);
+    let mut duty = Duty::new(last_sweep);
     loop {
         if let Some(v) = shared.steal(index) {
             idle.reset();
@@ -1045,36 +1045,31 @@ impl Saturation {
 /// A worker's record of its current [`SATURATION_WINDOW`]: how long it was idle
 /// (spinning, yielding or asleep for want of work), and the pool's counts when the
 /// window began (see `Builder::inline_when_saturated`).
+///
+/// The counts are read only while the worker is mostly busy: they sit on the
+/// callers' counter lines, and a worker that read them while idle would make the
+/// next hand-off of an occasional caller fetch its own line back. An idle window
+/// drops the counts; the first millisecond in which the worker is mostly busy takes
+/// them again, and starts a window.
 struct Duty {
     start: Instant,
     /// Idle time in this window, up to `idle_since`.
     idle: Duration,
     /// When the worker last found no work, if it has found none since.
     idle_since: Option<Instant>,
-    /// Values handed over, per counter shard, when the window began.
-    deferred: [u64; SHARD_COUNT],
-    completed: u64,
+    /// When the window began: values handed over per counter shard, and values
+    /// dropped. `None` until the worker is mostly busy.
+    counts: Option<([u64; SHARD_COUNT], u64)>,
     saturated_windows: u32,
 }
 
 impl Duty {
-    fn new(shared: &Shared, now: Instant) -> Self {
-        // Nothing to count when saturation is off (as under loom, where each of these
-        // loads would be one more step for every model to explore).
-        let (deferred, completed) = if shared.inline_when_saturated {
-            (
-                shared.counters.per_shard(CallerEvent::Deferred),
-                shared.completed(),
-            )
-        } else {
-            ([0; SHARD_COUNT], 0)
-        };
+    fn new(now: Instant) -> Self {
         Duty {
             start: now,
             idle: Duration::ZERO,
             idle_since: None,
-            deferred,
-            completed,
+            counts: None,
             saturated_windows: 0,
         }
     }
@@ -1104,10 +1099,27 @@ impl Duty {
         }
     }
 
+    /// Starts a new window at `now`; an idle spell in progress goes on in it. The
+    /// caller sets `counts`.
+    fn restart(&mut self, now: Instant) {
+        let idle_spell = self.idle_since.map(|_| now);
+        self.start = now;
+        self.idle = Duration::ZERO;
+        self.idle_since = idle_spell;
+    }
+
+    /// The callers' hand-off counts per shard, and the values dropped.
+    fn read_counts(shared: &Shared) -> ([u64; SHARD_COUNT], u64) {
+        (
+            shared.counters.per_shard(CallerEvent::Deferred),
+            shared.completed(),
+        )
+    }
+
     /// Called at least every millisecond while the worker is busy, and before and
-    /// after each of its sleeps: ends a saturation whose time is up, and closes the
-    /// window once it is over, saturating the pool after [`SATURATED_WINDOWS`]
-    /// saturated ones in a row.
+    /// after each of its sleeps: ends the holds whose time is up, and closes the
+    /// window once it is over, sending the streaming threads back to dropping inline
+    /// after [`SATURATED_WINDOWS`] saturated windows in a row.
     fn look(&mut self, shared: &Shared, now: Instant) {
         if !shared.inline_when_saturated {
             return;
@@ -1121,24 +1133,39 @@ impl Duty {
             shared.saturated.store(held, Ordering::Relaxed);
         }
         let elapsed = now.duration_since(self.start);
+        let Some((then_deferred, then_completed)) = self.counts else {
+            // No counts yet: take them once the worker has been mostly busy for a
+            // millisecond.
+            if elapsed >= SWEEP_EVERY {
+                self.working_since(now);
+                let busy = self.idle < elapsed / 2;
+                self.counts = busy.then(|| Self::read_counts(shared));
+                self.restart(now);
+            }
+            return;
+        };
         if elapsed < SATURATION_WINDOW {
             return;
         }
         // An idle spell in progress counts up to now, and goes on in the next window.
-        let idle_spell = self.idle_since.map(|_| now);
         self.working_since(now);
-        let deferred = shared.counters.per_shard(CallerEvent::Deferred);
-        let completed = shared.completed();
-        let mut arrived = [0; SHARD_COUNT];
-        for ((a, now), then) in arrived.iter_mut().zip(deferred).zip(self.deferred) {
-            *a = now.wrapping_sub(then);
-        }
-        let total: u64 = arrived.iter().fold(0, |sum, a| sum.wrapping_add(*a));
-        let dropped = completed.wrapping_sub(self.completed);
         // Idle includes spinning and yielding: a worker that keeps up with frequent
         // small values never sleeps, yet it is not saturated.
         let busy = self.idle < elapsed / 2 && shared.sleepers.load(Ordering::Relaxed) == 0;
-        if busy && dropped > 0 && total.saturating_mul(2) >= dropped {
+        if !busy {
+            self.saturated_windows = 0;
+            self.counts = None;
+            self.restart(now);
+            return;
+        }
+        let (deferred, completed) = Self::read_counts(shared);
+        let mut arrived = [0; SHARD_COUNT];
+        for ((a, now), then) in arrived.iter_mut().zip(deferred).zip(then_deferred) {
+            *a = now.wrapping_sub(then);
+        }
+        let total: u64 = arrived.iter().fold(0, |sum, a| sum.wrapping_add(*a));
+        let dropped = completed.wrapping_sub(then_completed);
+        if dropped > 0 && total.saturating_mul(2) >= dropped {
             self.saturated_windows += 1;
         } else {
             self.saturated_windows = 0;
@@ -1155,11 +1182,8 @@ impl Duty {
                 shared.saturated.store(true, Ordering::Relaxed);
             }
         }
-        *self = Duty {
-            saturated_windows: self.saturated_windows,
-            idle_since: idle_spell,
-            ..Duty::new(shared, now)
-        };
+        self.counts = Some((deferred, completed));
+        self.restart(now);
     }
 }
 
