@@ -199,12 +199,13 @@ impl MyShard<'_> {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Counts `event`, as [`CallerCounters::bump`] does.
+    /// Counts `event` on this thread's shard.
     #[inline]
     pub(crate) fn bump(&self, event: CallerEvent) {
         let c = &self.shard.events[event as usize];
         if self.owned {
-            // Only this thread writes this shard (see `CallerCounters::bump`).
+            // Only this thread ever writes this shard: a load and a store cannot lose
+            // an update, and readers see either the old or the new value.
             c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         } else {
             c.fetch_add(1, Ordering::Relaxed);
@@ -226,14 +227,7 @@ impl CallerCounters {
     )]
     #[inline(always)]
     pub(crate) fn bump(&self, event: CallerEvent) {
-        if let Some(shard) = self.owned.get(thread_shard()) {
-            // Only this thread ever writes this shard: a load and a store cannot lose
-            // an update, and readers see either the old or the new value.
-            let c = &shard.events[event as usize];
-            c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        } else {
-            self.shared.events[event as usize].fetch_add(1, Ordering::Relaxed);
-        }
+        self.mine().bump(event);
     }
 
     /// [`bump`](Self::bump) for a thread that owns a shard already; returns `false`
