@@ -25,6 +25,18 @@ impl Drop for Slow {
 
 const DROP_TIME: Duration = Duration::from_micros(50);
 
+/// Whether a worker is saturated depends on how much of its time it spends working,
+/// so these tests run one at a time: run side by side, their spinning producers
+/// and destructors would take the CPUs from each other's workers (2 here), and a
+/// worker kept off its CPU in the middle of a drop looks busy.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Hands `pool` slow values until `done` says so or a minute passes; returns how
 /// many it handed over.
 fn stream(pool: &Bgdrop, counter: &Counter, mut done: impl FnMut(&Bgdrop) -> bool) -> usize {
@@ -46,6 +58,7 @@ fn stream(pool: &Bgdrop, counter: &Counter, mut done: impl FnMut(&Bgdrop) -> boo
 
 #[test]
 fn a_sustained_stream_saturates_the_pool_and_the_pool_recovers() {
+    let _serial = one_at_a_time();
     // A capacity the stream cannot fill: any inline drop is the saturation's.
     let pool = Bgdrop::builder().capacity(1 << 20).build().unwrap();
     let counter = Counter::new();
@@ -89,6 +102,7 @@ fn assert_never_sent_back(pool: &Bgdrop, what: &str) {
 
 #[test]
 fn a_pool_with_the_option_off_never_drops_inline_for_saturation() {
+    let _serial = one_at_a_time();
     let pool = Bgdrop::builder()
         .capacity(1 << 20)
         .inline_when_saturated(false)
@@ -99,6 +113,7 @@ fn a_pool_with_the_option_off_never_drops_inline_for_saturation() {
 
 #[test]
 fn a_burst_handed_over_at_once_does_not_saturate_the_pool() {
+    let _serial = one_at_a_time();
     let pool = Bgdrop::builder().capacity(1 << 20).build().unwrap();
     let counter = Counter::new();
     // About 100 ms of work for the worker, handed over in well under a millisecond:
@@ -116,6 +131,7 @@ fn a_burst_handed_over_at_once_does_not_saturate_the_pool() {
 
 #[test]
 fn other_policies_never_saturate() {
+    let _serial = one_at_a_time();
     for policy in [FullPolicy::Block, FullPolicy::Grow] {
         let pool = Bgdrop::builder()
             .capacity(1 << 20)
@@ -128,16 +144,18 @@ fn other_policies_never_saturate() {
 
 #[test]
 fn a_worker_that_keeps_up_with_frequent_small_values_is_not_saturated() {
-    // A value every 2 µs whose drop takes a fraction of that: the worker hardly ever
-    // sleeps (the next value is always near), yet it is idle most of the time.
+    let _serial = one_at_a_time();
+    // A value every 10 µs whose drop (one atomic add) takes a small fraction of that,
+    // even in an AddressSanitizer build: the worker hardly ever sleeps (the next
+    // value is always near), yet it is idle most of the time.
     let pool = Bgdrop::builder().capacity(1 << 20).build().unwrap();
     let counter = Counter::new();
     let start = Instant::now();
     let mut handed = 0;
     while start.elapsed() < Duration::from_millis(300) {
-        pool.drop(Slow(Duration::ZERO, counter.token()));
+        pool.drop(counter.token());
         handed += 1;
-        let pace = Instant::now() + Duration::from_micros(2);
+        let pace = Instant::now() + Duration::from_micros(10);
         while Instant::now() < pace {
             std::hint::spin_loop();
         }
@@ -168,6 +186,7 @@ fn only_the_streaming_thread_drops_inline_while_the_pool_is_saturated() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+    let _serial = one_at_a_time();
     let pool = Bgdrop::builder().capacity(1 << 20).build().unwrap();
     let saturated = Arc::new(AtomicBool::new(false));
     // A thread that hands over a value now and then, as a frame loop would.
