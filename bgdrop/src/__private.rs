@@ -36,14 +36,20 @@ pub fn may_defer(pool: &Bgdrop) -> bool {
     pool.may_defer()
 }
 
-/// Hands the fields taken out of one value to `pool`, in one hand-off.
+/// Hands the fields taken out of one value to `pool`, in one hand-off. Called only
+/// after [`may_defer`] said yes for `pool` on this thread: the checks it made are
+/// not made again.
 ///
 /// The expansion calls it from a function generated per variant whose type
 /// parameters are bounded by [`Deferrable`], so a field that cannot be deferred is
 /// reported once, on its own type, and never again on the tuple.
 #[inline]
 pub fn ship<T: Send + 'static>(pool: &Bgdrop, fields: T) {
-    pool.drop(fields);
+    if core::mem::needs_drop::<T>() {
+        pool.hand_over(fields);
+    } else {
+        pool.drop(fields);
+    }
 }
 
 /// The drop-cost estimate of a field under `threshold`.
