@@ -11,7 +11,11 @@
 //!   `Owned::new`, which allocates basedrop's node (it cannot be moved out of the
 //!   caller's path: the value must be wrapped to be handed off);
 //! - `bgdrop pool`: `Bgdrop::drop` on a pool of the default configuration;
-//! - `bgdrop Deferred`: a `bgdrop::Deferred<T>` dropped (the global pool).
+//! - `bgdrop Deferred`: a `bgdrop::Deferred<T>` dropped (the global pool);
+//! - `bgdrop derive`: a struct with `#[derive(BackgroundDrop)]` whose one field,
+//!   marked `#[bgdrop]`, holds the value (`Option<T>`, so the field has a `Default`
+//!   to leave behind), dropped: the derive's expansion hands the field to the global
+//!   pool.
 
 #![allow(dead_code, reason = "each bench uses a different part of this module")]
 #![allow(
@@ -81,16 +85,18 @@ pub(crate) enum Who {
     Basedrop,
     Pool,
     Deferred,
+    Derive,
 }
 
 impl Who {
-    pub(crate) const ALL: [Who; 6] = [
+    pub(crate) const ALL: [Who; 7] = [
         Who::Inline,
         Who::Seed,
         Who::DeferDrop,
         Who::Basedrop,
         Who::Pool,
         Who::Deferred,
+        Who::Derive,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -101,6 +107,7 @@ impl Who {
             Who::Basedrop => "basedrop",
             Who::Pool => "bgdrop pool",
             Who::Deferred => "bgdrop Deferred",
+            Who::Derive => "bgdrop derive",
         }
     }
 
@@ -195,6 +202,7 @@ impl Droppers {
             Who::Basedrop => drop(basedrop::Owned::new(&self.basedrop.handle, value)),
             Who::Pool => self.pool.drop(value),
             Who::Deferred => drop(bgdrop::Deferred::new(value)),
+            Who::Derive => drop(Carrier { value: Some(value) }),
         }
     }
 
@@ -203,7 +211,7 @@ impl Droppers {
         match who {
             Who::Inline => {}
             Who::Pool => self.pool.flush(),
-            Who::Deferred => bgdrop::flush(),
+            Who::Deferred | Who::Derive => bgdrop::flush(),
             Who::Seed | Who::DeferDrop | Who::Basedrop => {
                 // The peers have no flush; their workers drop in FIFO order, so a
                 // sentinel dropped after everything else proves the rest is gone.
@@ -214,6 +222,13 @@ impl Droppers {
             }
         }
     }
+}
+
+/// The derive's contender: one field, always handed to the global pool.
+#[derive(bgdrop::BackgroundDrop)]
+struct Carrier<T: Send + 'static> {
+    #[bgdrop]
+    value: Option<T>,
 }
 
 struct Sentinel(mpsc::Sender<()>);
