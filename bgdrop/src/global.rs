@@ -101,7 +101,22 @@ pub(crate) fn install(builder: Builder) -> Result<&'static Bgdrop, InstallError>
 /// pool.drop(vec![vec![0u8; 32]; 1000]);
 /// assert!(std::ptr::eq(pool, bgdrop::global()));
 /// ```
+#[inline]
 pub fn global() -> &'static Bgdrop {
+    // Inlined into the caller's crate: once the pool exists, finding it is a load and
+    // a compare instead of a call (the derive and `Deferred` find it on every drop).
+    match GLOBAL.get() {
+        Some(pool) => pool,
+        None => start_global(),
+    }
+}
+
+/// [`global`] before the pool exists: starts it with the defaults, unless another
+/// thread (or [`Builder::install_global`](crate::Builder::install_global)) got there
+/// first.
+#[cold]
+#[inline(never)]
+fn start_global() -> &'static Bgdrop {
     GLOBAL.get_or_init(|| start(Builder::default()).0)
 }
 
