@@ -7,6 +7,7 @@
 //! cargo run --release --example handoff_probe -- stream vec held # worker held: staging alone
 //! cargo run --release --example handoff_probe -- trees           # 1 000 trees of height 10
 //! cargo run --release --example handoff_probe -- single          # one 8 MiB Vec after a pause
+//! cargo run --release --example handoff_probe -- sparse          # one tree every 2 ms
 //! ```
 //!
 //! `stream` hands over 1 000 000 values in a row (5 rounds, the last two printed) and
@@ -14,6 +15,14 @@
 //! With `held`, the pool grows without bound (`FullPolicy::Grow`) and its worker is
 //! held inside a destructor, so nothing is freed while the caller stages: what is left
 //! is the hand-off itself. `trees` and `single` print medians of 21 and 41 repetitions.
+//!
+//! `sparse` takes the sparse row of `benches/tails.rs` apart: one tree of height 10
+//! every 2 ms, the caller either sleeping or spinning until the next tick, handed
+//! (a) to nobody (moved into a local `Vec`: the floor), (b) to a pool, and (c) to a
+//! pool whose worker is held in a destructor, so that no other thread touches the
+//! caller's stage between two values. Comparing (b) and (c) tells how much of a sparse
+//! hand-off is the worker's doing (its sweeps take the stage's lines away) and how much
+//! is the caller's own state after its pause.
 
 #![allow(
     clippy::cast_precision_loss,
@@ -119,9 +128,69 @@ fn single(pool: &Bgdrop) {
     println!("single: median {:.0} ns", median(times));
 }
 
+/// One tree every 2 ms, `n` times; the caller sleeps or spins between them. Prints
+/// the caller's time per hand-off (ns, nearest-rank percentiles).
+fn every_2_ms(label: &str, spin: bool, n: usize, mut hand_off: impl FnMut(Option<Box<Node>>)) {
+    let mut samples = Vec::with_capacity(n);
+    let mut next = Instant::now();
+    for _ in 0..n {
+        let value = tree(10);
+        next += Duration::from_millis(2);
+        if spin {
+            while Instant::now() < next {
+                std::hint::spin_loop();
+            }
+        } else if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let start = Instant::now();
+        hand_off(value);
+        samples.push(start.elapsed().as_nanos() as f64);
+    }
+    samples.sort_by(f64::total_cmp);
+    let at = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "{label:<34} p50 {:>6.0} ns  p90 {:>6.0} ns  p99 {:>6.0} ns",
+        at(0.5),
+        at(0.9),
+        at(0.99)
+    );
+}
+
+fn sparse() {
+    const N: usize = 400;
+    for spin in [false, true] {
+        let pause = if spin { "spin" } else { "sleep" };
+        let mut kept = Vec::with_capacity(N);
+        every_2_ms(&format!("{pause}: floor (a local Vec)"), spin, N, |v| {
+            kept.push(v);
+        });
+        drop(black_box(kept));
+        let pool = Bgdrop::new();
+        every_2_ms(&format!("{pause}: pool"), spin, N, |v| pool.drop(v));
+        pool.flush();
+        let held = Bgdrop::builder()
+            .when_full(FullPolicy::Grow)
+            .build()
+            .expect("spawn a worker");
+        let (release, gate) = mpsc::channel();
+        held.drop(Hold(gate));
+        let _ = held.flush_timeout(Duration::from_millis(5));
+        every_2_ms(&format!("{pause}: pool, worker held"), spin, N, |v| {
+            held.drop(v);
+        });
+        drop(release);
+        held.flush();
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let has = |word: &str| args.iter().any(|a| a == word);
+    if has("sparse") {
+        sparse();
+        return;
+    }
     let held = has("held");
     let pool = if held {
         Bgdrop::builder()
