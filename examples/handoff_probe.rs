@@ -148,12 +148,12 @@ fn every_2_ms(label: &str, spin: bool, n: usize, mut hand_off: impl FnMut(Option
         samples.push(start.elapsed().as_nanos() as f64);
     }
     samples.sort_by(f64::total_cmp);
-    let at = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
+    let at = |percent: usize| samples[(samples.len() - 1) * percent / 100];
     println!(
         "{label:<34} p50 {:>6.0} ns  p90 {:>6.0} ns  p99 {:>6.0} ns",
-        at(0.5),
-        at(0.9),
-        at(0.99)
+        at(50),
+        at(90),
+        at(99)
     );
 }
 
