@@ -15,6 +15,36 @@ impl Drop for Gate {
     }
 }
 
+/// A [`Gate`] that says when its worker has entered it.
+struct SignalledGate {
+    entered: mpsc::Sender<()>,
+    #[allow(dead_code, reason = "held to be dropped after `entered` is sent")]
+    gate: Gate,
+}
+
+impl Drop for SignalledGate {
+    fn drop(&mut self) {
+        let _ = self.entered.send(());
+        // `gate` is dropped next, and blocks.
+    }
+}
+
+/// Hands `pool` a gate, and returns once its worker is stuck in it (the gate's room
+/// in the capacity is then free again): the worker stays there until the returned
+/// sender sends or is dropped.
+fn hold_worker(pool: &Bgdrop) -> mpsc::Sender<()> {
+    let (release, gate) = mpsc::channel();
+    let (entered, worker_in) = mpsc::channel();
+    pool.drop(SignalledGate {
+        entered,
+        gate: Gate(gate),
+    });
+    worker_in
+        .recv_timeout(std::time::Duration::from_mins(1))
+        .expect("the worker takes the gate");
+    release
+}
+
 /// A value holding 1 KiB, so that an unbounded queue would visibly hold memory.
 struct Chunk(#[allow(dead_code)] Vec<u8>, #[allow(dead_code)] Token);
 
@@ -22,8 +52,9 @@ struct Chunk(#[allow(dead_code)] Vec<u8>, #[allow(dead_code)] Token);
 fn with_the_defaults_a_stuck_worker_holds_at_most_a_queue_of_values() {
     let pool = Bgdrop::new();
     let counter = Counter::new();
-    let (release, gate) = mpsc::channel();
-    pool.drop(Gate(gate));
+    // Waits for the worker to be in the gate: until it has taken the gate, the gate
+    // takes up one value's room (and one value fewer would fit).
+    let release = hold_worker(&pool);
     let mut peak = 0;
     for _ in 0..VALUES {
         pool.drop(Chunk(vec![1; 1024], counter.token()));
