@@ -620,16 +620,25 @@ impl Bgdrop {
             return;
         }
         if shared.workers.load(Ordering::Relaxed) == 0 {
-            shared.counters.bump(CallerEvent::NoWorker);
-            drop(value);
+            self.drop_here(value, CallerEvent::NoWorker);
             return;
         }
         if !worker::thread_may_defer() || shared.closing.load(Ordering::Relaxed) {
-            shared.counters.bump(CallerEvent::Reentrant);
-            drop(value);
+            self.drop_here(value, CallerEvent::Reentrant);
             return;
         }
         self.hand_over(value);
+    }
+
+    /// Drops `value` on the calling thread, counted as `why`: the ways out of
+    /// [`drop`](Self::drop) that hand nothing over. Out of line, so that the hand-off's
+    /// own instructions sit in a few consecutive cache lines: after a pause, each
+    /// line of it is a cache miss on the caller's path.
+    #[cold]
+    #[inline(never)]
+    fn drop_here<T>(&self, value: T, why: CallerEvent) {
+        self.inner.shared.counters.bump(why);
+        drop(value);
     }
 
     /// [`drop`](Self::drop) after its checks that the pool has a worker, that this
@@ -643,12 +652,11 @@ impl Bgdrop {
         let shared = &*self.inner.shared;
         let mine = shared.counters.mine();
         if mine.saturated() || backing_off(shared) {
-            mine.bump(CallerEvent::Full);
-            drop(value);
+            self.drop_here(value, CallerEvent::Full);
             return;
         }
         if !shared.stages.enabled() {
-            self.send_alone(Erased::new(value));
+            self.send_unstaged(value);
             return;
         }
         // Counted first: a worker may take the value from the stage before this
@@ -697,6 +705,15 @@ impl Bgdrop {
         if shared.cold.load(Ordering::Relaxed) != 0 {
             shared.wake_cold();
         }
+    }
+
+    /// [`send_alone`](Self::send_alone) for a pool that does not stage
+    /// (`FullPolicy::Block`), out of line for the same reason as
+    /// [`drop_here`](Self::drop_here).
+    #[cold]
+    #[inline(never)]
+    fn send_unstaged<T: Send + 'static>(&self, value: T) {
+        self.send_alone(Erased::new(value));
     }
 
     /// Queues one value as a message of its own: for a pool that does not stage
