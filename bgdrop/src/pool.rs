@@ -655,7 +655,7 @@ impl Bgdrop {
             self.drop_here(value, CallerEvent::Full);
             return;
         }
-        if !shared.stages.enabled() {
+        if !shared.staging {
             self.send_unstaged(value);
             return;
         }

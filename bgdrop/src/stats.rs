@@ -150,7 +150,9 @@ impl Shard {
 pub(crate) struct CallerCounters {
     /// A fixed-size array: finding a thread's shard is one compare with a constant.
     owned: Box<[Shard; SHARDS]>,
-    shared: Shard,
+    /// Boxed, so that `CallerCounters` is two pointers: it sits on the pool's line of
+    /// fields that every hand-off reads (`Shared`).
+    shared: Box<Shard>,
 }
 
 crate::sync::thread_local! {
@@ -217,7 +219,7 @@ impl CallerCounters {
     pub(crate) fn new() -> Self {
         CallerCounters {
             owned: Box::new(std::array::from_fn(|_| Shard::new())),
-            shared: Shard::new(),
+            shared: Box::new(Shard::new()),
         }
     }
 
@@ -266,7 +268,7 @@ impl CallerCounters {
     /// The shards, the owned ones first and the shared one last (see
     /// [`SHARD_COUNT`]).
     fn shards(&self) -> impl Iterator<Item = &Shard> {
-        self.owned.iter().chain(std::iter::once(&self.shared))
+        self.owned.iter().chain(std::iter::once(&*self.shared))
     }
 
     /// `event`'s count in each shard, in [`shards`](Self::shards) order.
@@ -307,7 +309,7 @@ impl CallerCounters {
     pub(crate) fn sum(&self, event: CallerEvent) -> u64 {
         self.owned
             .iter()
-            .chain(std::iter::once(&self.shared))
+            .chain(std::iter::once(&*self.shared))
             .map(|s| s.events[event as usize].load(Ordering::Relaxed))
             .fold(0, u64::wrapping_add)
     }

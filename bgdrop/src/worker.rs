@@ -169,30 +169,39 @@ impl Progress {
 }
 
 /// State shared by a pool's handles and its workers.
+#[repr(C)]
 pub(crate) struct Shared {
+    // The fields up to `_hot_end` are what every hand-off reads, on one cache line
+    // (`repr(C)` keeps them there, in this order). After a pause each line the
+    // hand-off touches can be a cache miss on the caller's path, so they share one;
+    // they are written only when the pool starts, closes, or a worker goes cold or
+    // warm, so the line stays in the callers' caches.
+    /// Set when the pool stops accepting values (last handle dropped, process exit).
+    pub(crate) closing: AtomicBool,
+    /// Whether callers stage values (see `crate::stage`): a copy of
+    /// `stages.enabled()`, on this line.
+    pub(crate) staging: bool,
+    /// Workers that were spawned (fixed once the pool is built).
+    pub(crate) workers: AtomicUsize,
+    /// Workers in their cold sleep (idle for over [`WARM_WINDOW`]): a caller that
+    /// queues a value while one is wakes it, so that a value handed to an idle pool
+    /// is not left for up to [`COLD_SLEEP`].
+    pub(crate) cold: AtomicUsize,
+    pub(crate) counters: CallerCounters,
+    /// Ends the callers' line: the fields below start on the next one.
+    _hot_end: Padded<()>,
     pub(crate) rx: Receiver<Msg>,
     pub(crate) policy: FullPolicy,
     pub(crate) capacity: Option<usize>,
     pub(crate) threshold: usize,
-    /// Set when the pool stops accepting values (last handle dropped, process exit).
-    /// Read by every hand-off: on a cache line that workers never write.
-    pub(crate) closing: Padded<AtomicBool>,
     /// Worker threads currently inside their loop.
     running: Mutex<usize>,
     running_changed: Condvar,
     /// Worker `Thread`s, for waking them.
     threads: Mutex<Vec<Thread>>,
-    /// Workers that were spawned (fixed once the pool is built).
-    pub(crate) workers: Padded<AtomicUsize>,
     /// Workers parked (or about to park): callers that find the queue full wake
     /// workers only when some are.
     sleepers: Padded<AtomicUsize>,
-    /// Workers in their cold sleep (idle for over [`WARM_WINDOW`]): a caller that
-    /// queues a value while one is wakes it, so that a value handed to an idle pool
-    /// is not left for up to [`COLD_SLEEP`]. Written only when a worker enters or
-    /// leaves its cold sleep, so it stays in the callers' caches while the pool is
-    /// busy.
-    pub(crate) cold: Padded<AtomicUsize>,
     /// `Builder::wake_cold_workers`: when off, workers never count themselves in
     /// `cold`, so callers never wake them.
     wake_cold: bool,
@@ -217,7 +226,6 @@ pub(crate) struct Shared {
     /// one is shared by threads that help to drain (process exit, shutdown).
     progress: Box<[Padded<Progress>]>,
     panicked: AtomicU64,
-    pub(crate) counters: CallerCounters,
     /// Serialises flushes so that each flush's tokens sit together in the queue.
     flush_lock: Mutex<()>,
     /// The callers' stages and the capacity budget (see `crate::stage`).
@@ -228,6 +236,12 @@ pub(crate) struct Shared {
     /// the values waiting behind it stay where others can take them.
     in_hand: Box<[Padded<SpinLock<Vec<Erased>>>]>,
 }
+
+// The callers' fields of `Shared` fit in its first cache line (loom's atomics are
+// bigger, and loom does not model caches).
+#[cfg(not(loom))]
+const _: () =
+    assert!(std::mem::offset_of!(Shared, counters) + std::mem::size_of::<CallerCounters>() <= 64);
 
 impl Shared {
     pub(crate) fn new(rx: Receiver<Msg>, capacity: Option<usize>, builder: &Builder) -> Self {
@@ -246,6 +260,12 @@ impl Shared {
             (_, None) => Stages::new(STAGE_LEN, None),
         };
         Shared {
+            closing: AtomicBool::new(false),
+            staging: stages.enabled(),
+            workers: AtomicUsize::new(0),
+            cold: AtomicUsize::new(0),
+            counters: CallerCounters::new(),
+            _hot_end: Padded(()),
             stages,
             wake_cold,
             overloads: Padded(AtomicU64::new(0)),
@@ -263,19 +283,15 @@ impl Shared {
             policy,
             capacity,
             threshold,
-            closing: Padded(AtomicBool::new(false)),
             running: Mutex::new(0),
             running_changed: Condvar::new(),
             threads: Mutex::new(Vec::new()),
-            workers: Padded(AtomicUsize::new(0)),
             sleepers: Padded(AtomicUsize::new(0)),
-            cold: Padded(AtomicUsize::new(0)),
             progress: (0..=threads).map(|_| Padded(Progress::new())).collect(),
             in_hand: (0..=threads)
                 .map(|_| Padded(SpinLock::new(Vec::new())))
                 .collect(),
             panicked: AtomicU64::new(0),
-            counters: CallerCounters::new(),
             flush_lock: Mutex::new(()),
         }
     }
