@@ -451,6 +451,7 @@ impl Builder {
             handler,
         );
         let pool = Bgdrop {
+            shared: Arc::clone(&shared),
             inner: Arc::new(Handle {
                 tx,
                 threshold: shared.threshold,
@@ -512,6 +513,9 @@ impl Builder {
 #[derive(Clone)]
 pub struct Bgdrop {
     inner: Arc<Handle>,
+    /// The pool's state, also reachable through `inner`: a hand-off reads it straight
+    /// from the handle, one dependent load (and, after a pause, one cache miss) fewer.
+    shared: Arc<Shared>,
 }
 
 /// The part of a pool that handles own; dropping the last one shuts the pool down.
@@ -614,7 +618,7 @@ impl Bgdrop {
     /// ```
     #[inline]
     pub fn drop<T: Send + 'static>(&self, value: T) {
-        let shared = &*self.inner.shared;
+        let shared = &*self.shared;
         if !std::mem::needs_drop::<T>() {
             shared.counters.bump(CallerEvent::Cheap);
             return;
@@ -637,7 +641,7 @@ impl Bgdrop {
     #[cold]
     #[inline(never)]
     fn drop_here<T>(&self, value: T, why: CallerEvent) {
-        self.inner.shared.counters.bump(why);
+        self.shared.counters.bump(why);
         drop(value);
     }
 
@@ -649,7 +653,7 @@ impl Bgdrop {
     /// dropped here, as it does for [`drop`](Self::drop).
     #[inline]
     pub(crate) fn hand_over<T: Send + 'static>(&self, value: T) {
-        let shared = &*self.inner.shared;
+        let shared = &*self.shared;
         let mine = shared.counters.mine();
         if mine.saturated() || backing_off(shared) {
             self.drop_here(value, CallerEvent::Full);
@@ -679,7 +683,7 @@ impl Bgdrop {
     #[cold]
     #[inline(never)]
     fn not_staged<T: Send + 'static>(&self, value: Option<T>, why: Refused) {
-        let shared = &*self.inner.shared;
+        let shared = &*self.shared;
         shared.counters.unbump(CallerEvent::Deferred);
         let Some(value) = value else {
             shared.counters.bump(CallerEvent::Reentrant);
@@ -701,7 +705,7 @@ impl Bgdrop {
         // A worker idle for over a second sleeps up to 50 ms at a time: wake it rather
         // than leave the value waiting. Busy or recently busy workers never go cold,
         // so the steady state pays only this load.
-        let shared = &*self.inner.shared;
+        let shared = &*self.shared;
         if shared.cold.load(Ordering::Relaxed) != 0 {
             shared.wake_cold();
         }
@@ -720,7 +724,7 @@ impl Bgdrop {
     /// (`FullPolicy::Block`), or a thread that cannot stage for it.
     #[inline(never)]
     fn send_alone(&self, value: Erased) {
-        let shared = &*self.inner.shared;
+        let shared = &*self.shared;
         if shared.stages.reserve(1) == 0 {
             self.on_full(Msg::Value(value));
             return;
@@ -745,7 +749,7 @@ impl Bgdrop {
     #[cold]
     #[inline(never)]
     fn on_full(&self, msg: Msg) {
-        let shared = &*self.inner.shared;
+        let shared = &*self.shared;
         // The workers may be asleep; they never are woken on the fast path.
         shared.wake_sleepers();
         match shared.policy {
@@ -797,7 +801,7 @@ impl Bgdrop {
     #[inline]
     pub fn drop_with_threshold<T: DropCost + Send + 'static>(&self, value: T, threshold: usize) {
         if value.drop_cost() < threshold {
-            if self.inner.shared.counters.bump_owned(CallerEvent::Cheap) {
+            if self.shared.counters.bump_owned(CallerEvent::Cheap) {
                 drop(value);
             } else {
                 self.drop_cheap_unowned(value);
@@ -813,7 +817,7 @@ impl Bgdrop {
     #[cold]
     #[inline(never)]
     fn drop_cheap_unowned<T>(&self, value: T) {
-        self.inner.shared.counters.bump(CallerEvent::Cheap);
+        self.shared.counters.bump(CallerEvent::Cheap);
         drop(value);
     }
 
@@ -827,7 +831,7 @@ impl Bgdrop {
     /// The pool's threshold for [`drop_if_costly`](Self::drop_if_costly).
     #[must_use]
     pub fn threshold(&self) -> usize {
-        self.inner.shared.threshold
+        self.shared.threshold
     }
 
     /// Blocks until every value handed to this pool before the call, from any thread,
@@ -855,7 +859,7 @@ impl Bgdrop {
     /// assert!(DROPPED.load(SeqCst));
     /// ```
     pub fn flush(&self) {
-        self.inner.shared.flush(&self.inner.tx, None);
+        self.shared.flush(&self.inner.tx, None);
     }
 
     /// Like [`flush`](Self::flush), giving up after `timeout`. Returns whether every
@@ -873,13 +877,13 @@ impl Bgdrop {
     #[must_use = "the result says whether the flush finished"]
     pub fn flush_timeout(&self, timeout: Duration) -> bool {
         let deadline = Instant::now().checked_add(timeout);
-        self.inner.shared.flush(&self.inner.tx, deadline)
+        self.shared.flush(&self.inner.tx, deadline)
     }
 
     /// A snapshot of the pool's counters.
     #[must_use]
     pub fn stats(&self) -> Stats {
-        let s = &*self.inner.shared;
+        let s = &*self.shared;
         let completed = s.completed();
         let panicked = s.panicked();
         let deferred = s.counters.sum(CallerEvent::Deferred);
@@ -905,14 +909,14 @@ impl Bgdrop {
     /// here for lack of one or to avoid a deadlock (queue space aside).
     #[inline]
     pub(crate) fn may_defer(&self) -> bool {
-        let shared = &*self.inner.shared;
+        let shared = &*self.shared;
         shared.workers.load(Ordering::Relaxed) != 0
             && worker::thread_may_defer()
             && !shared.closing.load(Ordering::Relaxed)
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.inner.shared
+        &self.shared
     }
 
     /// Whether two handles share one pool.
