@@ -46,9 +46,9 @@ const SPARE_BUFFERS: usize = 2;
 pub struct Batch {
     pool: Bgdrop,
     items: Vec<Erased>,
-    /// Emptied buffers coming back from the workers.
-    spare: Receiver<Vec<Erased>>,
-    home: Sender<Vec<Erased>>,
+    /// Emptied shipments (their buffers with them) coming back from the workers.
+    spare: Receiver<Box<Shipment>>,
+    home: Sender<Box<Shipment>>,
 }
 
 impl fmt::Debug for Batch {
@@ -139,39 +139,53 @@ impl Batch {
         if self.items.is_empty() {
             return;
         }
-        let next = match self.spare.try_recv() {
-            Ok(buffer) => buffer,
-            Err(_) => Vec::with_capacity(self.items.capacity()),
-        };
-        let items = std::mem::replace(&mut self.items, next);
-        self.pool.drop(Shipment {
-            items,
-            home: self.home.clone(),
+        let mut shipment = self.spare.try_recv().unwrap_or_else(|_| {
+            Box::new(Shipment {
+                items: Vec::with_capacity(self.items.capacity()),
+                home: None,
+            })
         });
+        // The batch keeps the shipment's empty buffer, the shipment takes the values.
+        std::mem::swap(&mut shipment.items, &mut self.items);
+        shipment.home = Some(self.home.clone());
+        self.pool.drop(Parcel(Some(shipment)));
     }
 }
 
 impl Drop for Batch {
     fn drop(&mut self) {
         if !self.items.is_empty() {
-            let items = std::mem::take(&mut self.items);
-            // No buffer to send back: the batch is gone.
-            let (home, _) = crossbeam_channel::bounded(0);
-            self.pool.drop(Shipment { items, home });
+            // No way home: the batch is gone.
+            self.pool.drop(Parcel(Some(Box::new(Shipment {
+                items: std::mem::take(&mut self.items),
+                home: None,
+            }))));
         }
     }
 }
 
-/// The values of one release, on their way to a worker.
+/// The values of one release, on their way to a worker. A shipment comes back to its
+/// batch with its emptied buffer, so that a warm batch allocates nothing.
 struct Shipment {
     items: Vec<Erased>,
-    home: Sender<Vec<Erased>>,
+    /// Where to send the shipment once emptied. Taken out before it is sent: a
+    /// shipment waiting in its batch's channel never holds a sender of that channel
+    /// (which would keep the channel, and itself, alive for ever).
+    home: Option<Sender<Box<Shipment>>>,
 }
 
-impl Drop for Shipment {
+/// What the pool is handed: a boxed [`Shipment`], one pointer, which travels inline in
+/// a stage's slot (a `Vec` and a channel would not fit, and would cost a box per
+/// release).
+struct Parcel(Option<Box<Shipment>>);
+
+impl Drop for Parcel {
     fn drop(&mut self) {
+        let Some(mut shipment) = self.0.take() else {
+            return;
+        };
         let mut first_panic = None;
-        for item in self.items.drain(..) {
+        for item in shipment.items.drain(..) {
             if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(item))) {
                 if first_panic.is_none() {
                     first_panic = Some(payload);
@@ -181,9 +195,11 @@ impl Drop for Shipment {
                 }
             }
         }
-        // Send the emptied buffer back for reuse; if the batch is gone or has spares
+        // Send the emptied shipment back for reuse; if the batch is gone or has spares
         // enough, it is freed here.
-        let _ = self.home.try_send(std::mem::take(&mut self.items));
+        if let Some(home) = shipment.home.take() {
+            let _ = home.try_send(shipment);
+        }
         if let Some(payload) = first_panic {
             resume_unwind(payload);
         }

@@ -599,7 +599,8 @@ impl Bgdrop {
     /// Hands `value` to a worker, which drops it.
     ///
     /// Returns at once; the caller pays a move into its own stage for this pool (values
-    /// of up to six machine words travel without an allocation), and every 128 values
+    /// of up to three machine words, such as a `Vec`, a `String` or a `Box`, travel
+    /// without an allocation; larger ones are boxed), and every 128 values
     /// one message to the queue. The value is instead dropped right
     /// here when dropping it runs no code at all, when the pool has no worker, when the
     /// caller is itself a bgdrop worker or the pool is shutting down (waiting then
