@@ -8,6 +8,7 @@
 //! cargo run --release --example handoff_probe -- trees           # 1 000 trees of height 10
 //! cargo run --release --example handoff_probe -- single          # one 8 MiB Vec after a pause
 //! cargo run --release --example handoff_probe -- sparse          # one tree every 2 ms
+//! cargo run --release --example handoff_probe -- cheap           # threshold path and derive
 //! ```
 //!
 //! `stream` hands over 1 000 000 values in a row (5 rounds, the last two printed) and
@@ -23,13 +24,20 @@
 //! caller's stage between two values. Comparing (b) and (c) tells how much of a sparse
 //! hand-off is the worker's doing (its sweeps take the stage's lines away) and how much
 //! is the caller's own state after its pause.
+//!
+//! `cheap` times what issue 4's items 3 and 7 describe, outside criterion: 1 000 000
+//! 16-byte `Vec<u8>`s built beforehand and then dropped in a row, inline and through
+//! `drop_if_costly` (they stay under the threshold), and 1 000 000 structs of two
+//! such fields, without the derive and with `#[derive(BackgroundDrop)]` and a
+//! threshold on both (they stay inline). 12 rounds, each pair's order alternating
+//! between rounds; medians of the per-round differences are printed.
 
 #![allow(
     clippy::cast_precision_loss,
     reason = "durations in ns and counts are far below 2^52"
 )]
 
-use bgdrop::{Bgdrop, FullPolicy};
+use bgdrop::{BackgroundDrop, Bgdrop, FullPolicy};
 use std::hint::black_box;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -184,11 +192,97 @@ fn sparse() {
     }
 }
 
+/// Two small fields, both under the threshold the derive gives them.
+#[allow(dead_code, reason = "the fields exist to be dropped")]
+#[derive(BackgroundDrop)]
+struct Derived {
+    #[bgdrop(threshold = 64)]
+    bytes: Vec<u8>,
+    #[bgdrop(threshold = 64)]
+    name: String,
+}
+
+/// The same fields without the derive.
+#[allow(dead_code, reason = "the fields exist to be dropped")]
+struct Plain {
+    bytes: Vec<u8>,
+    name: String,
+}
+
+/// Nanoseconds per value to drop `values` with `drop_one`, the values built first.
+fn per_value<T>(values: Vec<T>, drop_one: impl Fn(T)) -> f64 {
+    let n = values.len() as f64;
+    let start = Instant::now();
+    for v in values {
+        drop_one(black_box(v));
+    }
+    start.elapsed().as_nanos() as f64 / n
+}
+
+fn cheap() {
+    const N: usize = 1_000_000;
+    let pool = bgdrop::global();
+    let vecs = || (0..N).map(|_| vec![7u8; 16]).collect::<Vec<_>>();
+    let (mut threshold, mut derive) = (Vec::new(), Vec::new());
+    let (mut inline_ns, mut plain_ns) = (Vec::new(), Vec::new());
+    let plains = || {
+        (0..N)
+            .map(|_| Plain {
+                bytes: vec![1; 16],
+                name: "entity".to_owned(),
+            })
+            .collect::<Vec<_>>()
+    };
+    let deriveds = || {
+        (0..N)
+            .map(|_| Derived {
+                bytes: vec![1; 16],
+                name: "entity".to_owned(),
+            })
+            .collect::<Vec<_>>()
+    };
+    for round in 0..12 {
+        // Which of a pair runs first alternates: the second of two such loops meets
+        // the heap the first left behind, which alone moved a result by 10 ns.
+        let (inline, costly, plain, derived);
+        if round % 2 == 0 {
+            inline = per_value(vecs(), drop);
+            costly = per_value(vecs(), |v| pool.drop_if_costly(v));
+            plain = per_value(plains(), drop);
+            derived = per_value(deriveds(), drop);
+        } else {
+            costly = per_value(vecs(), |v| pool.drop_if_costly(v));
+            inline = per_value(vecs(), drop);
+            derived = per_value(deriveds(), drop);
+            plain = per_value(plains(), drop);
+        }
+        inline_ns.push(inline);
+        plain_ns.push(plain);
+        threshold.push(costly - inline);
+        derive.push(derived - plain);
+    }
+    println!(
+        "16-byte Vec: inline {:.2} ns; drop_if_costly {:+.2} ns over it",
+        median(inline_ns),
+        median(threshold)
+    );
+    println!(
+        "two-field struct: plain {:.2} ns; derived (fields under threshold) {:+.2} ns over it",
+        median(plain_ns),
+        median(derive)
+    );
+    println!("{}", pool.stats());
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let has = |word: &str| args.iter().any(|a| a == word);
     if has("sparse") {
         sparse();
+        return;
+    }
+    if has("cheap") {
+        cheap();
         return;
     }
     let held = has("held");

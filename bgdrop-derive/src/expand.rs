@@ -305,12 +305,13 @@ fn ship(marked: &[Marked<'_, '_>], pool: &TokenStream) -> TokenStream {
     if marked.iter().any(|m| m.threshold.is_none()) {
         quote!(#(#decisions)* #hand_off)
     } else {
-        // Only threshold fields: no hand-off at all when all of them are cheap.
+        // Only threshold fields: no hand-off at all when all of them are cheap, and
+        // the hand-off out of line, so that the cheap case stays a few compares.
         let conditions = marked.iter().map(Marked::decision);
         quote! {
             #(#decisions)*
             if #(#conditions)||* {
-                #hand_off
+                __bgdrop::out_of_line(move || { #hand_off });
             }
         }
     }
