@@ -14,9 +14,9 @@
 //!   them inline once its queue is full: that is the steady state measured.
 //! - `derive/*`: dropping a struct of two small fields (a `Vec<u8>` of 16 bytes and a
 //!   `String`), with `#[derive(BackgroundDrop)]` and `#[bgdrop(threshold = 64)]` on
-//!   both, without the derive, and with a hand-written `Drop` doing what the
-//!   expansion does (the `__private` calls), which measures the same path while the
-//!   derive is being written.
+//!   both (`examples/support/two_fields.rs`), without the derive, and with a
+//!   hand-written `Drop` doing what the expansion does (the `__private` calls), to
+//!   tell the expansion's own cost from how rustc inlines it.
 //!
 //! Criterion's default run is shortened (`BENCH_SECS`, default 1 s of measurement
 //! per function); criterion's command-line options override it.
@@ -33,10 +33,13 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use bgdrop::BackgroundDrop;
+#[path = "../examples/support/two_fields.rs"]
+mod two_fields;
+
 use common::{Droppers, Who, env_or};
 use criterion::{BatchSize, Criterion, criterion_group};
 use std::time::Duration;
+use two_fields::{Derived, Plain};
 
 fn tiny(c: &mut Criterion) {
     let d = Droppers::new();
@@ -62,24 +65,8 @@ fn tiny(c: &mut Criterion) {
     eprintln!("bgdrop pool after tiny: {s}");
 }
 
-/// Two small fields, both marked with a threshold they stay under.
-#[allow(dead_code, reason = "the fields exist to be dropped")]
-#[derive(BackgroundDrop)]
-struct Derived {
-    #[bgdrop(threshold = 64)]
-    bytes: Vec<u8>,
-    #[bgdrop(threshold = 64)]
-    name: String,
-}
-
-/// The same fields without the derive.
-#[allow(dead_code, reason = "the fields exist to be dropped")]
-struct Plain {
-    bytes: Vec<u8>,
-    name: String,
-}
-
-/// The same fields with a `Drop` that does what the derive's expansion does.
+/// The same fields with a `Drop` written as the derive's expansion is: the compares,
+/// and, only when a field is over its threshold, the hand-off out of line.
 struct HandWritten {
     bytes: Vec<u8>,
     name: String,
@@ -88,14 +75,18 @@ struct HandWritten {
 impl Drop for HandWritten {
     fn drop(&mut self) {
         use bgdrop::__private as p;
-        let pool = p::global();
-        if !p::may_defer(pool) {
-            return;
-        }
-        let bytes = (p::cost(&self.bytes) >= 64).then(|| std::mem::take(&mut self.bytes));
-        let name = (p::cost(&self.name) >= 64).then(|| std::mem::take(&mut self.name));
-        if bytes.is_some() || name.is_some() {
-            p::ship(pool, (bytes, name));
+        let bytes_over = p::cost(&self.bytes) >= 64;
+        let name_over = p::cost(&self.name) >= 64;
+        if bytes_over || name_over {
+            let (bytes, name) = (&mut self.bytes, &mut self.name);
+            p::out_of_line(move || {
+                let pool = p::global();
+                if p::may_defer(pool) {
+                    let bytes = bytes_over.then(|| p::take(bytes));
+                    let name = name_over.then(|| p::take(name));
+                    p::ship(pool, (bytes, name));
+                }
+            });
         }
     }
 }
@@ -117,24 +108,10 @@ fn derive(c: &mut Criterion) {
     }
     let mut g = c.benchmark_group("derive");
     g.bench_function("plain struct", |b| {
-        b.iter_batched(
-            || Plain {
-                bytes: vec![1; 16],
-                name: "entity".to_owned(),
-            },
-            drop,
-            BatchSize::SmallInput,
-        );
+        b.iter_batched(Plain::sample, drop, BatchSize::SmallInput);
     });
     g.bench_function("derived, fields under threshold", |b| {
-        b.iter_batched(
-            || Derived {
-                bytes: vec![1; 16],
-                name: "entity".to_owned(),
-            },
-            drop,
-            BatchSize::SmallInput,
-        );
+        b.iter_batched(Derived::sample, drop, BatchSize::SmallInput);
     });
     g.bench_function("hand-written expansion", |b| {
         b.iter_batched(

@@ -37,10 +37,14 @@
     reason = "durations in ns and counts are far below 2^52"
 )]
 
-use bgdrop::{BackgroundDrop, Bgdrop, FullPolicy};
+#[path = "support/two_fields.rs"]
+mod two_fields;
+
+use bgdrop::{Bgdrop, FullPolicy};
 use std::hint::black_box;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use two_fields::{Derived, Plain};
 
 /// Holds its worker until its sender is dropped.
 struct Hold(mpsc::Receiver<()>);
@@ -192,21 +196,9 @@ fn sparse() {
     }
 }
 
-/// Two small fields, both under the threshold the derive gives them.
-#[allow(dead_code, reason = "the fields exist to be dropped")]
-#[derive(BackgroundDrop)]
-struct Derived {
-    #[bgdrop(threshold = 64)]
-    bytes: Vec<u8>,
-    #[bgdrop(threshold = 64)]
-    name: String,
-}
-
-/// The same fields without the derive.
-#[allow(dead_code, reason = "the fields exist to be dropped")]
-struct Plain {
-    bytes: Vec<u8>,
-    name: String,
+/// `n` values made by `make`.
+fn many<T>(n: usize, make: impl Fn() -> T) -> Vec<T> {
+    (0..n).map(|_| make()).collect()
 }
 
 /// Nanoseconds per value to drop `values` with `drop_one`, the values built first.
@@ -222,25 +214,9 @@ fn per_value<T>(values: Vec<T>, drop_one: impl Fn(T)) -> f64 {
 fn cheap() {
     const N: usize = 1_000_000;
     let pool = bgdrop::global();
-    let vecs = || (0..N).map(|_| vec![7u8; 16]).collect::<Vec<_>>();
     let (mut threshold, mut derive) = (Vec::new(), Vec::new());
     let (mut inline_ns, mut plain_ns) = (Vec::new(), Vec::new());
-    let plains = || {
-        (0..N)
-            .map(|_| Plain {
-                bytes: vec![1; 16],
-                name: "entity".to_owned(),
-            })
-            .collect::<Vec<_>>()
-    };
-    let deriveds = || {
-        (0..N)
-            .map(|_| Derived {
-                bytes: vec![1; 16],
-                name: "entity".to_owned(),
-            })
-            .collect::<Vec<_>>()
-    };
+    let vecs = || many(N, || vec![7u8; 16]);
     for round in 0..12 {
         // Which of a pair runs first alternates: the second of two such loops meets
         // the heap the first left behind, which alone moved a result by 10 ns.
@@ -248,13 +224,13 @@ fn cheap() {
         if round % 2 == 0 {
             inline = per_value(vecs(), drop);
             costly = per_value(vecs(), |v| pool.drop_if_costly(v));
-            plain = per_value(plains(), drop);
-            derived = per_value(deriveds(), drop);
+            plain = per_value(many(N, Plain::sample), drop);
+            derived = per_value(many(N, Derived::sample), drop);
         } else {
             costly = per_value(vecs(), |v| pool.drop_if_costly(v));
             inline = per_value(vecs(), drop);
-            derived = per_value(deriveds(), drop);
-            plain = per_value(plains(), drop);
+            derived = per_value(many(N, Derived::sample), drop);
+            plain = per_value(many(N, Plain::sample), drop);
         }
         inline_ns.push(inline);
         plain_ns.push(plain);

@@ -18,23 +18,11 @@
 //! 16-byte `Vec<u8>` directly and through `Bgdrop::drop_if_costly`. Each value is
 //! allocated in the loop, so every mode includes one allocation and free per buffer.
 
-use bgdrop::BackgroundDrop;
+#[path = "support/two_fields.rs"]
+mod two_fields;
+
 use std::hint::black_box;
-
-#[allow(dead_code, reason = "the fields exist to be dropped")]
-#[derive(BackgroundDrop)]
-struct Derived {
-    #[bgdrop(threshold = 64)]
-    bytes: Vec<u8>,
-    #[bgdrop(threshold = 64)]
-    name: String,
-}
-
-#[allow(dead_code, reason = "the fields exist to be dropped")]
-struct Plain {
-    bytes: Vec<u8>,
-    name: String,
-}
+use two_fields::{Derived, Plain};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -43,16 +31,10 @@ fn main() {
     let pool = bgdrop::global(); // started outside the loop
     match mode.as_str() {
         "plain" => (0..n).for_each(|_| {
-            black_box(Plain {
-                bytes: vec![1; 16],
-                name: "entity".to_owned(),
-            });
+            black_box(Plain::sample());
         }),
         "derived" => (0..n).for_each(|_| {
-            black_box(Derived {
-                bytes: vec![1; 16],
-                name: "entity".to_owned(),
-            });
+            black_box(Derived::sample());
         }),
         "inline" => (0..n).for_each(|_| drop(black_box(vec![7u8; 16]))),
         "if_costly" => (0..n).for_each(|_| pool.drop_if_costly(black_box(vec![7u8; 16]))),
