@@ -56,8 +56,7 @@ pub fn ship<T: Send + 'static>(pool: &Bgdrop, fields: T) {
 /// deferred fields all have thresholds in it: when they all stay under (what such a
 /// type is for), the generated `Drop` is then a few compares, small enough to be
 /// inlined where the value is dropped, instead of carrying the hand-off's stack
-/// frame and register saves on every drop (`handoff_probe cheap`: +12 ns over the
-/// plain struct with the hand-off inline).
+/// frame (360 bytes) and six register saves on every drop.
 #[inline(never)]
 pub fn out_of_line<F: FnOnce()>(hand_off: F) {
     hand_off();
