@@ -341,6 +341,16 @@ mod tests {
         let big: [Count; 8] = std::array::from_fn(|_| Count(n.clone()));
         drop(Erased::new(big));
         assert_eq!(n.load(Ordering::SeqCst), 11);
+        // Either side of the boundary: three words inline, four boxed.
+        assert!(fits_inline::<[Count; INLINE_WORDS]>());
+        assert!(!fits_inline::<[Count; INLINE_WORDS + 1]>());
+        drop(Erased::new::<[Count; INLINE_WORDS]>(std::array::from_fn(
+            |_| Count(n.clone()),
+        )));
+        drop(Erased::new::<[Count; INLINE_WORDS + 1]>(
+            std::array::from_fn(|_| Count(n.clone())),
+        ));
+        assert_eq!(n.load(Ordering::SeqCst), 11 + 2 * INLINE_WORDS + 1);
     }
 
     #[test]
