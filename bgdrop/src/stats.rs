@@ -307,9 +307,7 @@ impl CallerCounters {
     }
 
     pub(crate) fn sum(&self, event: CallerEvent) -> u64 {
-        self.owned
-            .iter()
-            .chain(std::iter::once(&*self.shared))
+        self.shards()
             .map(|s| s.events[event as usize].load(Ordering::Relaxed))
             .fold(0, u64::wrapping_add)
     }
