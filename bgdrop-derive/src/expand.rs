@@ -287,31 +287,44 @@ fn ship(marked: &[Marked<'_, '_>], pool: &TokenStream) -> TokenStream {
         let ty = m.field.ty;
         quote_spanned!(ty.span()=> #ty)
     });
-    let hand_off = quote! {
+    let ship_fn = quote! {
         fn __ship<#(#params: __bgdrop::Deferrable),*>(
             __pool: &__bgdrop::Bgdrop,
             __fields: (#(#param_tys,)*),
         ) {
             __bgdrop::ship(__pool, __fields);
         }
-        let __pool: &'static __bgdrop::Bgdrop = #pool;
-        // On a worker (a value nested in a deferred field), during shutdown, or
-        // without a worker, every field drops in place instead.
-        if __bgdrop::may_defer(__pool) {
-            __ship::<#(#args),*>(__pool, (#(#taken,)*));
-        }
     };
 
     if marked.iter().any(|m| m.threshold.is_none()) {
-        quote!(#(#decisions)* #hand_off)
+        quote! {
+            #(#decisions)*
+            #ship_fn
+            let __pool: &'static __bgdrop::Bgdrop = #pool;
+            // On a worker (a value nested in a deferred field), during shutdown, or
+            // without a worker, every field drops in place instead.
+            if __bgdrop::may_defer(__pool) {
+                __ship::<#(#args),*>(__pool, (#(#taken,)*));
+            }
+        }
     } else {
         // Only threshold fields: no hand-off at all when all of them are cheap, and
-        // the hand-off out of line, so that the cheap case stays a few compares.
+        // the hand-off out of line, so that the cheap case stays a few compares. The
+        // fields are taken here and moved into the out-of-line call by value: a
+        // closure holding references into `self` would make the value's address
+        // escape, and rustc would then copy every value of the type onto the stack
+        // before dropping it, cheap or not.
         let conditions = marked.iter().map(Marked::decision);
         quote! {
             #(#decisions)*
             if #(#conditions)||* {
-                __bgdrop::out_of_line(move || { #hand_off });
+                #ship_fn
+                if let __bgdrop::core::option::Option::Some(__pool) =
+                    __bgdrop::out_of_line(|| __bgdrop::deferring(#pool))
+                {
+                    let __fields = (#(#taken,)*);
+                    __bgdrop::out_of_line(move || __ship::<#(#args),*>(__pool, __fields));
+                }
             }
         }
     }

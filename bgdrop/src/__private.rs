@@ -52,14 +52,22 @@ pub fn ship<T: Send + 'static>(pool: &Bgdrop, fields: T) {
     }
 }
 
-/// Runs `hand_off` out of line. The expansion puts the hand-off of a type whose
-/// deferred fields all have thresholds in it: when they all stay under (what such a
-/// type is for), the generated `Drop` is then a few compares, small enough to be
-/// inlined where the value is dropped, instead of carrying the hand-off's stack
-/// frame (360 bytes) and six register saves on every drop.
+/// `Some(pool)` when a value being dropped now may ship its fields to `pool`: the
+/// out-of-line form of [`may_defer`], for the expansion's cold path.
+#[inline]
+#[must_use]
+pub fn deferring(pool: &'static Bgdrop) -> Option<&'static Bgdrop> {
+    pool.may_defer().then_some(pool)
+}
+
+/// Runs `cold` out of line. The expansion puts the hand-off of a type whose deferred
+/// fields all have thresholds in it: when they all stay under (what such a type is
+/// for), the generated `Drop` is then a few compares, small enough to be inlined
+/// where the value is dropped, instead of carrying the hand-off's stack frame (360
+/// bytes) and six register saves on every drop.
 #[inline(never)]
-pub fn out_of_line<F: FnOnce()>(hand_off: F) {
-    hand_off();
+pub fn out_of_line<R, F: FnOnce() -> R>(cold: F) -> R {
+    cold()
 }
 
 /// The drop-cost estimate of a field under `threshold`.
