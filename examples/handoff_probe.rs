@@ -29,8 +29,10 @@
 //! 16-byte `Vec<u8>`s built beforehand and then dropped in a row, inline and through
 //! `drop_if_costly` (they stay under the threshold), and 1 000 000 structs of two
 //! such fields, without the derive and with `#[derive(BackgroundDrop)]` and a
-//! threshold on both (they stay inline). 12 rounds, each pair's order alternating
-//! between rounds; medians of the per-round differences are printed.
+//! threshold on both (they stay inline); then the same two structs with empty fields,
+//! whose drop frees nothing, which leaves the derive's own cost without `free`'s
+//! noise around it. 12 rounds, each pair's order alternating between rounds; medians
+//! of the per-round differences are printed.
 
 #![allow(
     clippy::cast_precision_loss,
@@ -214,28 +216,35 @@ fn per_value<T>(values: Vec<T>, drop_one: impl Fn(T)) -> f64 {
 fn cheap() {
     const N: usize = 1_000_000;
     let pool = bgdrop::global();
-    let (mut threshold, mut derive) = (Vec::new(), Vec::new());
-    let (mut inline_ns, mut plain_ns) = (Vec::new(), Vec::new());
+    let (mut threshold, mut derive, mut derive_nothing_freed) =
+        (Vec::new(), Vec::new(), Vec::new());
+    let (mut inline_ns, mut plain_ns, mut plain_empty_ns) = (Vec::new(), Vec::new(), Vec::new());
     let vecs = || many(N, || vec![7u8; 16]);
     for round in 0..12 {
         // Which of a pair runs first alternates: the second of two such loops meets
         // the heap the first left behind, which alone moved a result by 10 ns.
-        let (inline, costly, plain, derived);
+        let (inline, costly, plain, derived, plain_empty, derived_empty);
         if round % 2 == 0 {
             inline = per_value(vecs(), drop);
             costly = per_value(vecs(), |v| pool.drop_if_costly(v));
             plain = per_value(many(N, Plain::sample), drop);
             derived = per_value(many(N, Derived::sample), drop);
+            plain_empty = per_value(many(N, Plain::empty), drop);
+            derived_empty = per_value(many(N, Derived::empty), drop);
         } else {
             costly = per_value(vecs(), |v| pool.drop_if_costly(v));
             inline = per_value(vecs(), drop);
             derived = per_value(many(N, Derived::sample), drop);
             plain = per_value(many(N, Plain::sample), drop);
+            derived_empty = per_value(many(N, Derived::empty), drop);
+            plain_empty = per_value(many(N, Plain::empty), drop);
         }
         inline_ns.push(inline);
         plain_ns.push(plain);
+        plain_empty_ns.push(plain_empty);
         threshold.push(costly - inline);
         derive.push(derived - plain);
+        derive_nothing_freed.push(derived_empty - plain_empty);
     }
     println!(
         "16-byte Vec: inline {:.2} ns; drop_if_costly {:+.2} ns over it",
@@ -246,6 +255,11 @@ fn cheap() {
         "two-field struct: plain {:.2} ns; derived (fields under threshold) {:+.2} ns over it",
         median(plain_ns),
         median(derive)
+    );
+    println!(
+        "two-field struct, empty fields (nothing to free): plain {:.2} ns; derived {:+.2} ns over it",
+        median(plain_empty_ns),
+        median(derive_nothing_freed)
     );
     println!("{}", pool.stats());
 }
