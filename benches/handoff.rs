@@ -66,8 +66,8 @@ fn tiny(c: &mut Criterion) {
 }
 
 /// The same fields with a `Drop` written as the derive's expansion is: the compares,
-/// and, only when a field is over its threshold, the pool found out of line, the
-/// fields taken, and the hand-off out of line.
+/// and, only when a field is over its threshold, the fields taken and moved by value
+/// into the hand-off, out of line.
 struct HandWritten {
     bytes: Vec<u8>,
     name: String,
@@ -78,14 +78,17 @@ impl Drop for HandWritten {
         use bgdrop::__private as p;
         let bytes_over = p::cost(&self.bytes) >= 64;
         let name_over = p::cost(&self.name) >= 64;
-        if (bytes_over || name_over)
-            && let Some(pool) = p::out_of_line(|| p::deferring(p::global()))
-        {
+        if bytes_over || name_over {
             let fields = (
                 bytes_over.then(|| p::take(&mut self.bytes)),
                 name_over.then(|| p::take(&mut self.name)),
             );
-            p::out_of_line(move || p::ship(pool, fields));
+            p::out_of_line(move || {
+                let pool = p::global();
+                if p::may_defer(pool) {
+                    p::ship(pool, fields);
+                }
+            });
         }
     }
 }

@@ -39,6 +39,32 @@ fn field_threshold_compares_drop_cost() {
     assert_eq!(field_pool().stats().deferred, 1);
 }
 
+static_pool!(fn nested_pool);
+
+#[derive(BackgroundDrop)]
+#[bgdrop(pool = nested_pool)]
+struct OnlyThresholds {
+    #[bgdrop(threshold = 16)]
+    a: Witness,
+    #[bgdrop(threshold = 16)]
+    b: Witness,
+}
+
+#[test]
+fn on_a_worker_fields_over_their_threshold_drop_there_without_a_second_hand_off() {
+    let log = Log::new();
+    nested_pool().drop(OnlyThresholds {
+        a: log.witness_costing("cheap", 1),
+        b: log.witness_costing("costly", 100),
+    });
+    nested_pool().flush();
+    log.assert_on_worker("cheap");
+    log.assert_on_worker("costly");
+    assert_eq!(log.dropped_once("costly"), log.dropped_once("cheap"));
+    // The value itself was the one hand-off; its costly field was not queued again.
+    assert_eq!(nested_pool().stats().deferred, 1);
+}
+
 static_pool!(fn container_pool);
 
 #[derive(BackgroundDrop)]

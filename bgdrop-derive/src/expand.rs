@@ -309,22 +309,27 @@ fn ship(marked: &[Marked<'_, '_>], pool: &TokenStream) -> TokenStream {
         }
     } else {
         // Only threshold fields: no hand-off at all when all of them are cheap, and
-        // the hand-off out of line, so that the cheap case stays a few compares. The
-        // fields are taken here and moved into the out-of-line call by value: a
+        // the hand-off out of line, so that the cheap case stays a few compares.
+        // The fields are taken here and moved into the out-of-line call by value: a
         // closure holding references into `self` would make the value's address
         // escape, and rustc would then copy every value of the type onto the stack
-        // before dropping it, cheap or not.
+        // before dropping it, cheap or not. One call, so that little is live across
+        // it: the cheap case then needs few saved registers.
         let conditions = marked.iter().map(Marked::decision);
         quote! {
             #(#decisions)*
             if #(#conditions)||* {
                 #ship_fn
-                if let __bgdrop::core::option::Option::Some(__pool) =
-                    __bgdrop::out_of_line(|| __bgdrop::deferring(#pool))
-                {
-                    let __fields = (#(#taken,)*);
-                    __bgdrop::out_of_line(move || __ship::<#(#args),*>(__pool, __fields));
-                }
+                let __fields = (#(#taken,)*);
+                __bgdrop::out_of_line(move || {
+                    let __pool: &'static __bgdrop::Bgdrop = #pool;
+                    // On a worker (a value nested in a deferred field), during
+                    // shutdown, or without a worker, the fields taken drop here, on
+                    // this thread.
+                    if __bgdrop::may_defer(__pool) {
+                        __ship::<#(#args),*>(__pool, __fields);
+                    }
+                });
             }
         }
     }

@@ -52,14 +52,6 @@ pub fn ship<T: Send + 'static>(pool: &Bgdrop, fields: T) {
     }
 }
 
-/// `Some(pool)` when a value being dropped now may ship its fields to `pool`: the
-/// out-of-line form of [`may_defer`], for the expansion's cold path.
-#[inline]
-#[must_use]
-pub fn deferring(pool: &'static Bgdrop) -> Option<&'static Bgdrop> {
-    pool.may_defer().then_some(pool)
-}
-
 /// Runs `cold` out of line. The expansion puts the hand-off of a type whose deferred
 /// fields all have thresholds in it: when they all stay under (what such a type is
 /// for), the generated `Drop` is then a few compares, small enough to be inlined
