@@ -84,7 +84,9 @@ use syn::{DeriveInput, parse_macro_input};
 ///             let Self { postings: __field_0, terms: __field_1, .. } = self;
 ///             let __defer_1 = cost(__field_1) >= __THRESHOLD_1;
 ///             // (A type whose marked fields all have thresholds checks them first
-///             // and touches the pool only when one of them is costly.)
+///             // and touches the pool only when one of them is costly: it then
+///             // takes those fields and moves them into one out-of-line call that
+///             // finds the pool, checks `may_defer` and ships them.)
 ///             let __pool = __bgdrop::global();     // or `__bgdrop::pool(PATH)`
 ///             // On a worker, during shutdown, or without a worker, `may_defer` is
 ///             // false and every field drops in place.
@@ -136,9 +138,13 @@ use syn::{DeriveInput, parse_macro_input};
 ///   point: lock guards, files that must be flushed before they are read back,
 ///   channels whose closing signals something;
 /// - on a bgdrop worker thread (a value nested in a deferred field of another), when
-///   the pool is shutting down, or when it has no worker, every field drops in
-///   place, in declaration order, as without the derive. Nesting never queues a
-///   value again, so it cannot deadlock a full pool;
+///   the pool is shutting down, or when it has no worker, every field drops right
+///   there, on that thread, in declaration order as without the derive, with one
+///   exception: in a type whose marked fields all have a threshold, the fields over
+///   it have already been moved out to be handed over when this is found out, and
+///   they drop just before the others (checking first would cost every cheap drop
+///   of such a type). Nesting never queues a value again, so it cannot deadlock a
+///   full pool;
 /// - when the pool's queue is full, its [`FullPolicy`] decides: by default the
 ///   fields are dropped right there by the caller.
 ///
