@@ -182,10 +182,9 @@
 //!   order with the caller's code. Do not defer values whose destructors must run at a
 //!   known point: lock guards, files that must be flushed before you read them back,
 //!   anything that signals another part of the program.
-//! - **Prompt release.** Memory is held until a worker gets to it: about a quarter
-//!   of a millisecond on a pool in use whose workers wait for work, up to about a
-//!   millisecond when they are busy with other values (a value waits in its thread's
-//!   stage until a worker takes it); on a pool idle for over a second, tens of microseconds after the
+//! - **Prompt release.** Memory is held until a worker gets to it: up to about a
+//!   millisecond on a pool in use (a value waits in its thread's stage until a worker
+//!   takes it); on a pool idle for over a second, tens of microseconds after the
 //!   hand-off wakes a worker, or up to 50 ms with
 //!   [`Builder::wake_cold_workers`]`(false)`. A program that frees memory to allocate
 //!   it again at once may not want to wait for that.

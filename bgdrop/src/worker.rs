@@ -97,15 +97,7 @@ pub(crate) fn on_any_worker() -> bool {
 /// [`WARM_WINDOW`]; after that it is cold and sleeps [`COLD_SLEEP`] at a time (worker 0)
 /// or until woken (the others, which worker 0 wakes when it finds a backlog). Callers
 /// wake workers only when the queue is full, on `flush`, and at shutdown.
-///
-/// A quarter of a millisecond rather than a whole one: a frame loop that hands over
-/// one big value per frame then has it picked up within about 0.25 ms, so the
-/// worker's frees finish well before the next frame starts allocating (with glibc the
-/// two slow each other down, and a frame that overruns makes the next overlap more).
-/// Measured: warm hand-offs freed in 100–121 µs instead of 478–559 µs, frames over
-/// budget fewer in 8 of 9 paced A/B runs, at three times the wake-ups while warm
-/// (about 2 800 a second, for the second after a value; an idle pool is unchanged).
-pub(crate) const WARM_SLEEP_MAX: Duration = Duration::from_micros(250);
+pub(crate) const WARM_SLEEP_MAX: Duration = Duration::from_millis(1);
 /// See [`WARM_SLEEP_MAX`].
 pub(crate) const WARM_WINDOW: Duration = Duration::from_secs(1);
 /// See [`WARM_SLEEP_MAX`].
