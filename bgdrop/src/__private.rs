@@ -52,14 +52,14 @@ pub fn ship<T: Send + 'static>(pool: &Bgdrop, fields: T) {
     }
 }
 
-/// Runs `cold` out of line. The expansion puts the hand-off of a type whose deferred
-/// fields all have thresholds in it: when they all stay under (what such a type is
-/// for), the generated `Drop` is then a few compares, small enough to be inlined
-/// where the value is dropped, instead of carrying the hand-off's stack frame (360
-/// bytes) and six register saves on every drop.
+/// Runs `hand_off` out of line. The expansion puts the hand-off of a type whose
+/// deferred fields all have thresholds in it: when they all stay under (what such a
+/// type is for), the generated `Drop` is then a few compares, small enough to be
+/// inlined where the value is dropped, instead of carrying the hand-off's stack
+/// frame (360 bytes) and six register saves on every drop.
 #[inline(never)]
-pub fn out_of_line<R, F: FnOnce() -> R>(cold: F) -> R {
-    cold()
+pub fn out_of_line<F: FnOnce()>(hand_off: F) {
+    hand_off();
 }
 
 /// The drop-cost estimate of a field under `threshold`.

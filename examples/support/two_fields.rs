@@ -31,9 +31,7 @@ impl Derived {
             name: "entity".to_owned(),
         }
     }
-}
 
-impl Derived {
     /// Both fields empty: dropping the struct frees nothing.
     #[inline]
     #[allow(dead_code, reason = "not every user of this module drops empty values")]
