@@ -14,7 +14,10 @@
 //! - `outrun`: the producer outruns the worker: build and hand off `OUTRUN_TREES`
 //!   trees of height 8 (default 200 000) in a tight loop; producer time and peak RSS
 //!   growth. Each contender runs in a child process of its own so that RSS is not
-//!   polluted by the others; `OUTRUN_REPS` runs (default 1).
+//!   polluted by the others; `OUTRUN_REPS` rounds (default 3), each running every
+//!   contender once in an order rotated from the last round's. A contender's time
+//!   against inline is the median of its per-round ratios, so that a machine that
+//!   slows down for a while slows both sides of a ratio.
 //!
 //! `BULK_ONLY=trees,vec64m,outrun` selects parts.
 
@@ -131,15 +134,17 @@ fn vec64m(d: &Droppers) {
 
 /// Item 6, parent: one child process per contender and run.
 fn outrun() {
-    let reps = env_or("OUTRUN_REPS", 1);
+    let reps = env_or("OUTRUN_REPS", 3);
     let trees = env_or("OUTRUN_TREES", 200_000);
     let exe = std::env::current_exe().expect("the bench binary's path");
     let mut rows: Vec<(Who, Vec<[u64; 3]>, String)> = Who::ALL
         .iter()
         .map(|&w| (w, Vec::new(), String::new()))
         .collect();
-    for _ in 0..reps {
-        for row in &mut rows {
+    let n = rows.len();
+    for round in 0..reps {
+        for k in 0..n {
+            let row = &mut rows[(k + round) % n];
             let out = std::process::Command::new(&exe)
                 .env("BGDROP_BENCH_OUTRUN_CHILD", row.0.name())
                 .env("OUTRUN_TREES", trees.to_string())
@@ -157,20 +162,28 @@ fn outrun() {
         }
     }
     println!(
-        "\n## outrun: build and hand off {trees} trees of height 8 in a tight loop (median of {reps} runs)"
+        "\n## outrun: build and hand off {trees} trees of height 8 in a tight loop (medians of {reps} rounds)"
     );
-    let inline_producer = rows
+    let inline_runs: Option<Vec<u64>> = rows
         .iter()
         .find(|r| r.0 == Who::Inline)
-        .map(|r| median(&r.1.iter().map(|x| x[0]).collect::<Vec<_>>()) as f64);
+        .map(|r| r.1.iter().map(|x| x[0]).collect());
     println!(
-        "| contender | producer time | vs inline | peak RSS growth | time to drain after | notes |\n|---|---:|---:|---:|---:|---|"
+        "| contender | producer time | vs inline (per round) | peak RSS growth | time to drain after | notes |\n|---|---:|---:|---:|---:|---|"
     );
     for (who, runs, note) in &rows {
         let producer = median(&runs.iter().map(|x| x[0]).collect::<Vec<_>>()) as f64;
         let rss = median(&runs.iter().map(|x| x[1]).collect::<Vec<_>>());
         let drain = median(&runs.iter().map(|x| x[2]).collect::<Vec<_>>()) as f64;
-        let vs = inline_producer.map_or(String::new(), |i| format!("{:.2}×", producer / i));
+        let vs = inline_runs.as_ref().map_or(String::new(), |inline| {
+            let ratios: Vec<f64> = runs
+                .iter()
+                .zip(inline)
+                .map(|(r, &i)| r[0] as f64 / i as f64)
+                .collect();
+            let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+            format!("{:.2}× ({})", median_f64(ratios), shown.join(", "))
+        });
         println!(
             "| {} | {} | {vs} | {:.1} MiB | {} | {note} |",
             who.name(),
@@ -179,6 +192,12 @@ fn outrun() {
             fmt_ns(drain)
         );
     }
+}
+
+/// The median of some ratios.
+fn median_f64(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
 }
 
 /// A `/proc/self/status` field in KiB.
