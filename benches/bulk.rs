@@ -30,6 +30,9 @@
 #[path = "common/mod.rs"]
 mod common;
 
+#[path = "../examples/support/median.rs"]
+mod median;
+
 use common::{Droppers, Who, env_or, fmt_ns, median, tree};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -182,7 +185,7 @@ fn outrun() {
                 .map(|(r, &i)| r[0] as f64 / i as f64)
                 .collect();
             let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-            format!("{:.2}× ({})", median_f64(ratios), shown.join(", "))
+            format!("{:.2}× ({})", median::median(ratios), shown.join(", "))
         });
         println!(
             "| {} | {} | {vs} | {:.1} MiB | {} | {note} |",
@@ -192,12 +195,6 @@ fn outrun() {
             fmt_ns(drain)
         );
     }
-}
-
-/// The median of some ratios.
-fn median_f64(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
 }
 
 /// A `/proc/self/status` field in KiB.

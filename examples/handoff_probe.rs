@@ -39,10 +39,13 @@
     reason = "durations in ns and counts are far below 2^52"
 )]
 
+#[path = "support/median.rs"]
+mod median;
 #[path = "support/two_fields.rs"]
 mod two_fields;
 
 use bgdrop::{Bgdrop, FullPolicy};
+use median::median;
 use std::hint::black_box;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -107,11 +110,6 @@ fn stream<T: Send + 'static>(pool: &Bgdrop, held: bool, make: impl Fn() -> T) {
     }
     pool.flush();
     println!("{}", pool.stats());
-}
-
-fn median(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
 }
 
 fn trees(pool: &Bgdrop) {
