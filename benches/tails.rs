@@ -199,6 +199,9 @@ enum FrameWho {
     /// `Bgdrop::drop` on a pool whose worker runs at idle priority
     /// (`Builder::idle_priority(true)`): it never preempts the caller.
     IdlePool,
+    /// `Bgdrop::drop` on a pool built with `Builder::follow_caller_cpu(true)`: its
+    /// worker frees each value on the caller's CPU while that CPU is idle.
+    FollowPool,
 }
 
 impl FrameWho {
@@ -210,15 +213,17 @@ impl FrameWho {
             FrameWho::IfCostly => "bgdrop pool drop_if_costly",
             FrameWho::Batch => "bgdrop Batch",
             FrameWho::IdlePool => "bgdrop pool, idle priority",
+            FrameWho::FollowPool => "bgdrop pool, follow_caller_cpu",
         }
     }
 
-    /// Whether `self` hands values to the bgdrop pool (`Droppers::pool`).
-    fn uses_pool(self) -> bool {
-        matches!(
-            self,
-            FrameWho::Plain(Who::Pool) | FrameWho::IfCostly | FrameWho::Batch
-        )
+    /// The bgdrop pool whose `Stats` count `self`'s values, if one does.
+    fn stats_pool(self, d: &Droppers) -> Option<&bgdrop::Bgdrop> {
+        match self {
+            FrameWho::Plain(Who::Pool) | FrameWho::IfCostly | FrameWho::Batch => Some(&d.pool),
+            FrameWho::FollowPool => Some(&d.follow_pool),
+            FrameWho::Plain(_) | FrameWho::IdlePool => None,
+        }
     }
 }
 
@@ -237,6 +242,7 @@ impl Sink<'_> {
             FrameWho::IfCostly => self.d.pool.drop_if_costly(value),
             FrameWho::Batch => self.batch.push(value),
             FrameWho::IdlePool => self.d.idle_pool.drop(value),
+            FrameWho::FollowPool => self.d.follow_pool.drop(value),
         }
     }
 }
@@ -247,6 +253,7 @@ fn settle(d: &Droppers, who: FrameWho, batch: &mut Batch) {
         FrameWho::Plain(who) => d.settle(who),
         FrameWho::IfCostly => d.pool.flush(),
         FrameWho::IdlePool => d.idle_pool.flush(),
+        FrameWho::FollowPool => d.follow_pool.flush(),
         FrameWho::Batch => {
             batch.release();
             d.pool.flush();
@@ -287,7 +294,7 @@ fn run_frames(
         .collect();
     let mut pool_stats: Vec<(FrameWho, [u64; 3])> = contenders
         .iter()
-        .filter(|w| w.uses_pool())
+        .filter(|w| w.stats_pool(d).is_some())
         .map(|&w| (w, [0; 3]))
         .collect();
     let mut releases = Vec::new();
@@ -299,7 +306,8 @@ fn run_frames(
             let who = results[i].0;
             let todo = BLOCK.min(n - results[i].1.len());
             settle(d, who, &mut batch);
-            let before = d.pool.stats();
+            let counted = who.stats_pool(d);
+            let before = counted.map(bgdrop::Bgdrop::stats);
             let mut next = Instant::now() + TICK;
             for f in 0..todo {
                 let start = Instant::now();
@@ -338,7 +346,10 @@ fn run_frames(
             // Leave nothing of this block's garbage to be freed during the next one.
             settle(d, who, &mut batch);
             if let Some((_, sum)) = pool_stats.iter_mut().find(|(w, _)| *w == who) {
-                let after = d.pool.stats();
+                let (Some(pool), Some(before)) = (counted, before) else {
+                    unreachable!("a contender with a row has a pool")
+                };
+                let after = pool.stats();
                 sum[0] += after.deferred - before.deferred;
                 sum[1] += after.inline_cheap - before.inline_cheap;
                 sum[2] += after.inline_full - before.inline_full;
@@ -415,7 +426,7 @@ fn frames(d: &Droppers, paced: bool) {
     let contenders: Vec<FrameWho> = Who::ALL
         .into_iter()
         .map(FrameWho::Plain)
-        .chain([FrameWho::Batch, FrameWho::IdlePool])
+        .chain([FrameWho::Batch, FrameWho::IdlePool, FrameWho::FollowPool])
         .collect();
     let mut run = run_frames(d, &contenders, n, paced, |f, sink| {
         let map = build_map(f);
@@ -447,6 +458,7 @@ fn scatter(d: &Droppers) {
         FrameWho::Plain(Who::Pool),
         FrameWho::Batch,
         FrameWho::IdlePool,
+        FrameWho::FollowPool,
     ];
     let mut run = run_frames(d, &contenders, n, true, |f, sink| {
         let mut map = build_map(f);

@@ -169,6 +169,8 @@ pub(crate) struct Droppers {
     /// A second bgdrop pool whose worker runs at idle priority
     /// (`Builder::idle_priority`), for the frame loops.
     pub(crate) idle_pool: bgdrop::Bgdrop,
+    /// A third, built with `Builder::follow_caller_cpu`, for the frame loops.
+    pub(crate) follow_pool: bgdrop::Bgdrop,
     pub(crate) seed: bgdrop_seed::Bgdrop,
     pub(crate) basedrop: BasedropThread,
 }
@@ -182,6 +184,11 @@ impl Droppers {
                 .thread_name("bgdrop-idle")
                 .build()
                 .expect("spawn the idle-priority bgdrop worker"),
+            follow_pool: bgdrop::Bgdrop::builder()
+                .follow_caller_cpu(true)
+                .thread_name("bgdrop-follow")
+                .build()
+                .expect("spawn the bgdrop worker that follows the caller's CPU"),
             seed: bgdrop_seed::Bgdrop::new(),
             basedrop: BasedropThread::start(),
         };

@@ -193,6 +193,25 @@
 //! A worker competes with your threads for CPU and for the allocator's locks. On a
 //! machine with few cores, measure: the README's performance section shows where
 //! bgdrop helps and where it does not.
+//!
+//! # Frame loops: free in the loop's idle time
+//!
+//! With glibc's allocator, a worker that frees a frame's garbage on another CPU while
+//! the loop builds its next frame slows that build down several times over: the two
+//! threads fight over the allocator's free lists, and the loop then reuses memory
+//! whose cache lines sit on the other CPU. A loop that sleeps between frames (a
+//! game loop, an audio or a render callback) does better with
+//! [`Builder::follow_caller_cpu`]: the worker frees each value on the CPU the loop
+//! handed it over from, at idle priority, so only while the loop sleeps; a loop
+//! that does not sleep drops its values itself.
+//!
+//! ```
+//! let pool = bgdrop::Bgdrop::builder().follow_caller_cpu(true).build()?;
+//! let frame: Vec<Vec<u8>> = vec![vec![0; 64]; 10_000];
+//! pool.drop(frame); // freed on this CPU once this thread sleeps (or blocks)
+//! # pool.flush();
+//! # Ok::<(), bgdrop::BuildError>(())
+//! ```
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

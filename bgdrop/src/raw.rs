@@ -1,5 +1,7 @@
 //! The crate's only `unsafe` code: a type-erased value stored inline in the queue slot,
-//! the lock of the callers' stages, and the registration of the process-exit hook.
+//! the lock of the callers' stages, the registration of the process-exit hook, and
+//! the scheduler calls for `Builder::idle_priority` and
+//! `Builder::follow_caller_cpu`.
 //!
 //! Erasing the value's type inline, rather than as a `Box<dyn Send>`, saves the
 //! caller one heap allocation per deferred value (and the worker one free of memory
@@ -319,6 +321,95 @@ pub(crate) fn lower_current_thread_priority() -> bool {
     false
 }
 
+/// A set of CPUs, as Linux's `cpu_set_t` (room for 1 024 CPUs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(transparent)]
+pub(crate) struct CpuSet([u64; 16]);
+
+impl CpuSet {
+    /// The set holding `cpu` alone (empty if `cpu` is out of range).
+    pub(crate) fn only(cpu: u32) -> Self {
+        let mut set = CpuSet([0; 16]);
+        if let Some(word) = set.0.get_mut(cpu as usize / 64) {
+            *word = 1 << (cpu % 64);
+        }
+        set
+    }
+
+    pub(crate) fn contains(&self, cpu: u32) -> bool {
+        self.0
+            .get(cpu as usize / 64)
+            .is_some_and(|word| word & (1 << (cpu % 64)) != 0)
+    }
+}
+
+/// The CPU the calling thread is running on, or `None` where that is unknown (not
+/// Linux, or the call failed).
+#[cfg(target_os = "linux")]
+#[inline]
+pub(crate) fn current_cpu() -> Option<u32> {
+    // SAFETY: the declaration matches glibc's and musl's `int sched_getcpu(void)`.
+    unsafe extern "C" {
+        fn sched_getcpu() -> std::ffi::c_int;
+    }
+    // SAFETY: `sched_getcpu` takes no arguments and touches no memory of ours; it
+    // returns a CPU number or -1.
+    u32::try_from(unsafe { sched_getcpu() }).ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+#[inline]
+pub(crate) fn current_cpu() -> Option<u32> {
+    None
+}
+
+#[cfg(target_os = "linux")]
+mod affinity {
+    use super::CpuSet;
+    use std::ffi::c_int;
+
+    // SAFETY: the declarations match glibc's and musl's `int sched_getaffinity(pid_t,
+    // size_t, cpu_set_t *)` and `int sched_setaffinity(pid_t, size_t, const cpu_set_t
+    // *)`, with `pid_t` = `int` on Linux; `CpuSet` has the layout of a `cpu_set_t`
+    // of `size_of::<CpuSet>()` bytes (an array of 64-bit words, CPU n at bit n).
+    unsafe extern "C" {
+        fn sched_getaffinity(pid: c_int, size: usize, mask: *mut CpuSet) -> c_int;
+        fn sched_setaffinity(pid: c_int, size: usize, mask: *const CpuSet) -> c_int;
+    }
+
+    /// The CPUs the calling thread may run on.
+    pub(crate) fn get() -> Option<CpuSet> {
+        let mut set = CpuSet([0; 16]);
+        // SAFETY: `pid` 0 names the calling thread; `set` is a live, writable
+        // `CpuSet` of the size passed, which the call fills and does not retain.
+        let ok = unsafe { sched_getaffinity(0, size_of::<CpuSet>(), &raw mut set) } == 0;
+        ok.then_some(set)
+    }
+
+    /// Restricts the calling thread to `set`; on success it runs on one of those CPUs
+    /// when this returns.
+    pub(crate) fn set(set: &CpuSet) -> bool {
+        // SAFETY: `pid` 0 names the calling thread; `set` points to a live `CpuSet`
+        // of the size passed, read only during the call.
+        unsafe { sched_setaffinity(0, size_of::<CpuSet>(), std::ptr::from_ref(set)) == 0 }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod affinity {
+    use super::CpuSet;
+
+    pub(crate) fn get() -> Option<CpuSet> {
+        None
+    }
+
+    pub(crate) fn set(_set: &CpuSet) -> bool {
+        false
+    }
+}
+
+pub(crate) use affinity::{get as current_affinity, set as set_affinity};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,5 +498,30 @@ mod tests {
         assert!(r.is_ok());
         let r = std::panic::catch_unwind(|| drop(Erased::new(Box::new(Bomb(vec![2; 8])))));
         assert!(r.is_err());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_thread_moves_to_one_cpu_and_back() {
+        std::thread::spawn(|| {
+            let home = current_affinity().expect("the thread's CPUs");
+            let cpu = current_cpu().expect("the thread's CPU");
+            assert!(home.contains(cpu));
+            assert!(set_affinity(&CpuSet::only(cpu)));
+            assert_eq!(current_affinity(), Some(CpuSet::only(cpu)));
+            assert_eq!(current_cpu(), Some(cpu));
+            assert!(set_affinity(&home));
+            assert_eq!(current_affinity(), Some(home));
+        })
+        .join()
+        .expect("no panic");
+    }
+
+    #[test]
+    fn a_cpu_set_of_one_holds_that_cpu_only() {
+        let set = CpuSet::only(70);
+        assert!(set.contains(70));
+        assert!(!set.contains(6) && !set.contains(71) && !set.contains(5000));
+        assert_eq!(CpuSet::only(5000), CpuSet([0; 16]));
     }
 }

@@ -134,7 +134,14 @@ pub(crate) struct Stage {
     /// worker a thread's values are dropped in the order it handed them over (the
     /// staged values are newer than those in the queue).
     pub(crate) in_flight: AtomicUsize,
+    /// With `Builder::follow_caller_cpu`: the CPU this stage's thread ran on at its
+    /// last hand-off ([`NO_CPU`] if unknown), where a worker goes to take its values.
+    /// A hint, never a condition: a std atomic even under loom.
+    pub(crate) cpu: std::sync::atomic::AtomicU32,
 }
+
+/// [`Stage::cpu`] before any hand-off, or where the CPU is unknown.
+pub(crate) const NO_CPU: u32 = u32::MAX;
 
 /// Who sweeps the stages, which decides what a sweep takes.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -155,6 +162,9 @@ struct StageState {
     room: usize,
     /// Set when the pool closes: the stage takes no more values.
     sealed: bool,
+    /// `Builder::follow_caller_cpu`: the stage holds one value at most, and notes
+    /// its thread's CPU at each hand-off.
+    follow: bool,
 }
 
 /// Why [`push`] gave a value back.
@@ -171,6 +181,10 @@ pub(crate) enum Refused {
     /// This thread's first stage is for another pool, or is sealed: see
     /// [`push_slow`].
     Elsewhere,
+    /// With `Builder::follow_caller_cpu`: the stage still holds this thread's
+    /// previous value (no worker had its CPU idle since), so the caller drops this
+    /// one.
+    Busy,
 }
 
 /// A pool's stages, its capacity budget, and spare stage buffers.
@@ -188,12 +202,14 @@ pub(crate) struct Stages {
     /// Emptied buffers on their way back to the stages.
     spare_tx: Sender<Vec<Erased>>,
     spare_rx: Receiver<Vec<Erased>>,
+    /// `Builder::follow_caller_cpu`, given to each stage.
+    follow: bool,
 }
 
 impl Stages {
     /// Stages of `len` values (0: the pool does not stage), with a budget of
-    /// `capacity` values if given.
-    pub(crate) fn new(len: usize, capacity: Option<usize>) -> Self {
+    /// `capacity` values if given; `follow` for `Builder::follow_caller_cpu`.
+    pub(crate) fn new(len: usize, capacity: Option<usize>, follow: bool) -> Self {
         // Enough buffers for a full queue of full stages and a few being refilled, so
         // that a caller shipping a stage finds a spare instead of allocating one (a
         // malloc of a couple of KiB on the caller's path can stall in glibc).
@@ -213,6 +229,7 @@ impl Stages {
             registry: Mutex::new(Vec::new()),
             spare_tx,
             spare_rx,
+            follow,
         }
     }
 
@@ -295,6 +312,19 @@ impl Stages {
         }
     }
 
+    /// The stages a worker's sweep would take values from now, each with the CPU its
+    /// thread was on when it staged them (`Builder::follow_caller_cpu`).
+    pub(crate) fn waiting(&self) -> Vec<(Arc<Stage>, u32)> {
+        lock(&self.registry)
+            .iter()
+            .filter(|stage| {
+                stage.staged.load(Ordering::Relaxed) != 0
+                    && stage.in_flight.load(Ordering::Relaxed) == 0
+            })
+            .map(|stage| (Arc::clone(stage), stage.cpu.load(Ordering::Relaxed)))
+            .collect()
+    }
+
     /// A new stage for the current thread, unless the pool is closing.
     fn register(&self, closing: &AtomicBool) -> Option<Arc<Stage>> {
         let mut registry = lock(&self.registry);
@@ -309,10 +339,12 @@ impl Stages {
                 values: self.spare(),
                 room: 0,
                 sealed: false,
+                follow: self.follow,
             }),
             len: self.len,
             staged: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
+            cpu: std::sync::atomic::AtomicU32::new(NO_CPU),
         });
         registry.push(Arc::clone(&stage));
         Some(stage)
@@ -327,6 +359,16 @@ impl Stages {
     /// The buffers come in no particular order between stages, each in the order its
     /// thread staged them.
     pub(crate) fn sweep(&self, by: Sweep) -> Vec<(Vec<Erased>, Arc<Stage>)> {
+        self.sweep_where(by, |_| true)
+    }
+
+    /// [`sweep`](Self::sweep), of the stages `pick` picks only: the others are left
+    /// as they are.
+    pub(crate) fn sweep_where(
+        &self,
+        by: Sweep,
+        pick: impl Fn(&Arc<Stage>) -> bool,
+    ) -> Vec<(Vec<Erased>, Arc<Stage>)> {
         let mut taken = Vec::new();
         if !self.enabled() {
             return taken;
@@ -336,6 +378,9 @@ impl Stages {
         // Taken before any stage's lock, which its thread may be waiting for.
         let mut spare = (!seal).then(|| self.spare());
         lock(&self.registry).retain(|stage| {
+            if !pick(stage) {
+                return true;
+            }
             // A stage seen empty is left alone. That cannot miss a value that must be
             // taken: the count is written under the lock with the values, so a value
             // staged before a flush (which happens-before the flush's sweep) is seen;
@@ -398,8 +443,11 @@ impl Stage {
         if s.sealed {
             return Err((Refused::Elsewhere, value));
         }
-        if s.room == 0 && !stages.make_room(this, &mut s, tx) {
-            return Err((Refused::Full, value));
+        if s.room == 0 {
+            // With `Builder::follow_caller_cpu` this is every value: see `make_room`.
+            if let Err(why) = stages.make_room(this, &mut s, tx) {
+                return Err((why, value));
+            }
         }
         push_erased(&mut s.values, value);
         s.room -= 1;
@@ -419,15 +467,40 @@ impl Stage {
 
 impl Stages {
     /// Reserves room for more values in a stage that has none left, shipping it
-    /// first if it is full. Returns whether there is room now.
+    /// first if it is full: `Full` if there is no room.
+    ///
+    /// A stage of a `Builder::follow_caller_cpu` pool reserves room for one value at
+    /// a time, so every value it takes comes through here: `Busy` while it still
+    /// holds the last one, and otherwise the caller's CPU is noted. The hand-off of a
+    /// pool that does not follow pays nothing for it.
     #[cold]
     #[inline(never)]
-    fn make_room(&self, stage: &Arc<Stage>, s: &mut StageState, tx: &Sender<Msg>) -> bool {
-        if s.values.len() >= self.len && !self.ship(stage, &mut s.values, tx) {
-            return false;
+    fn make_room(
+        &self,
+        stage: &Arc<Stage>,
+        s: &mut StageState,
+        tx: &Sender<Msg>,
+    ) -> Result<(), Refused> {
+        if s.follow {
+            if !s.values.is_empty() {
+                return Err(Refused::Busy);
+            }
+            stage.cpu.store(
+                crate::raw::current_cpu().unwrap_or(NO_CPU),
+                Ordering::Relaxed,
+            );
+            s.room = self.reserve(1);
+        } else {
+            if s.values.len() >= self.len && !self.ship(stage, &mut s.values, tx) {
+                return Err(Refused::Full);
+            }
+            s.room = self.reserve(self.len - s.values.len());
         }
-        s.room = self.reserve(self.len - s.values.len());
-        s.room != 0
+        if s.room == 0 {
+            Err(Refused::Full)
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -527,7 +600,7 @@ mod tests {
 
     #[test]
     fn mine_keeps_its_stages_at_the_front_in_order() {
-        let stages = Stages::new(4, None);
+        let stages = Stages::new(4, None, false);
         let closing = AtomicBool::new(false);
         let mut mine = Mine::new();
         assert!(mine.first().is_none());

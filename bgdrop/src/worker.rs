@@ -1,8 +1,8 @@
 //! The worker side of a pool: the state workers share with callers, the worker loop,
 //! its idle back-off, and the flush barrier.
 
-use crate::raw::{Erased, SpinLock};
-use crate::stage::{STAGE_LEN, SWEEP_EVERY, Stage, Stages, Sweep};
+use crate::raw::{self, CpuSet, Erased, SpinLock};
+use crate::stage::{NO_CPU, STAGE_LEN, SWEEP_EVERY, Stage, Stages, Sweep};
 use crate::stats::{CallerCounters, CallerEvent, SHARD_COUNT};
 use crate::sync::channel::{Receiver, SendError, SendTimeoutError, Sender, TryRecvError};
 pub(crate) use crate::sync::lock;
@@ -205,6 +205,9 @@ pub(crate) struct Shared {
     /// `Builder::wake_cold_workers`: when off, workers never count themselves in
     /// `cold`, so callers never wake them.
     wake_cold: bool,
+    /// `Builder::follow_caller_cpu`, for a pool that stages (the stages know it
+    /// too): workers move to a stage's CPU before they take its values.
+    pub(crate) follow: bool,
     /// Bumped by a caller each time it finds the capacity used up under
     /// `FullPolicy::DropInline` (once per `FULL_BACKOFF` values at most); workers
     /// pause while it keeps moving (`Builder::yield_when_full`). Written only under
@@ -252,12 +255,14 @@ impl Shared {
             wake_cold,
             yield_when_full,
             inline_when_saturated,
+            follow_caller_cpu,
             ..
         } = *builder;
+        let follow = follow_caller_cpu && policy != FullPolicy::Block;
         let stages = match (policy, capacity) {
-            (FullPolicy::Block, _) => Stages::new(0, None),
-            (_, Some(capacity)) => Stages::new(STAGE_LEN.min(capacity), Some(capacity)),
-            (_, None) => Stages::new(STAGE_LEN, None),
+            (FullPolicy::Block, _) => Stages::new(0, None, false),
+            (_, Some(capacity)) => Stages::new(STAGE_LEN.min(capacity), Some(capacity), follow),
+            (_, None) => Stages::new(STAGE_LEN, None, follow),
         };
         Shared {
             closing: AtomicBool::new(false),
@@ -268,6 +273,7 @@ impl Shared {
             _hot_end: Padded(()),
             stages,
             wake_cold,
+            follow,
             overloads: Padded(AtomicU64::new(0)),
             yield_when_full,
             // Under loom the clock jumps at every reading: the windows would say
@@ -476,10 +482,41 @@ impl Shared {
 
     /// Takes the staged values of every thread (see `Stages::sweep`) and drops them on
     /// worker `index`. Returns whether there were any.
-    fn sweep_on_worker(&self, index: usize, seal: bool) -> bool {
+    fn sweep_on_worker(&self, index: usize, seal: bool, follower: &mut Follower) -> bool {
+        if self.follow && !seal {
+            return self.sweep_following(index, follower);
+        }
         let taken = self
             .stages
             .sweep(if seal { Sweep::Seal } else { Sweep::Worker });
+        self.run_taken(index, taken)
+    }
+
+    /// [`sweep_on_worker`](Self::sweep_on_worker) for `Builder::follow_caller_cpu`:
+    /// takes each thread's staged value only once running on the CPU that thread
+    /// handed it over from, so only once that CPU is idle (the worker has idle
+    /// priority), and drops it there. Until then the value stays in its stage, and
+    /// the thread drops its next value itself.
+    fn sweep_following(&self, index: usize, follower: &mut Follower) -> bool {
+        let mut any = false;
+        for (stage, cpu) in self.stages.waiting() {
+            follower.go_to(cpu);
+            let taken = self
+                .stages
+                .sweep_where(Sweep::Worker, |s| Arc::ptr_eq(s, &stage));
+            drop(stage);
+            any |= self.run_taken(index, taken);
+        }
+        follower.go_home();
+        // The stages of threads that have exited, which the sweep forgets once empty.
+        let orphans = self
+            .stages
+            .sweep_where(Sweep::Worker, |s| Arc::strong_count(s) == 1);
+        self.run_taken(index, orphans) || any
+    }
+
+    /// Drops the values of a sweep on worker `index`; returns whether there were any.
+    fn run_taken(&self, index: usize, taken: Vec<(Vec<Erased>, Arc<Stage>)>) -> bool {
         let any = !taken.is_empty();
         for (batch, _) in taken {
             self.take_in_hand(index, batch);
@@ -923,6 +960,7 @@ fn worker_loop(shared: &Shared, index: usize) {
     let mut idle = Idle::default();
     let mut last_sweep = Instant::now();
     let mut duty = Duty::new(last_sweep);
+    let mut follower = Follower::new(shared);
     loop {
         if let Some(v) = shared.steal(index) {
             idle.reset();
@@ -935,13 +973,13 @@ fn worker_loop(shared: &Shared, index: usize) {
                 idle.took_work(shared);
                 duty.working();
                 shared.run_on_worker(index, v);
-                sweep_if_due(shared, index, &mut last_sweep, &mut duty);
+                sweep_if_due(shared, index, &mut last_sweep, &mut duty, &mut follower);
             }
             Ok(Msg::Batch(batch, stage)) => {
                 idle.took_work(shared);
                 duty.working();
                 shared.run_batch_on_worker(index, batch, &stage);
-                sweep_if_due(shared, index, &mut last_sweep, &mut duty);
+                sweep_if_due(shared, index, &mut last_sweep, &mut duty, &mut follower);
             }
             Ok(Msg::Flush(barrier)) => {
                 idle.reset();
@@ -955,7 +993,7 @@ fn worker_loop(shared: &Shared, index: usize) {
                 if e == TryRecvError::Disconnected || shared.closing.load(Ordering::SeqCst) {
                     // Sealing makes later values be dropped by their callers, and takes
                     // what the stages still hold.
-                    shared.sweep_on_worker(index, true);
+                    shared.sweep_on_worker(index, true, &mut follower);
                     // Values a helper holds are taken at the top of the loop: a
                     // helper stuck in a destructor leaves them to the workers.
                     let helpers = shared.in_hand.len() - 1;
@@ -969,7 +1007,7 @@ fn worker_loop(shared: &Shared, index: usize) {
                     let now = Instant::now();
                     last_sweep = now;
                     duty.look(shared, now);
-                    if shared.sweep_on_worker(index, false) {
+                    if shared.sweep_on_worker(index, false, &mut follower) {
                         // Idle until `now`, busy with the stages' values since.
                         duty.working_since(now);
                         idle.reset();
@@ -987,12 +1025,18 @@ fn worker_loop(shared: &Shared, index: usize) {
 /// Busy with full stages from some threads, a worker takes the partly filled stages
 /// of the others every [`SWEEP_EVERY`], so that their values do not wait for the
 /// queue to run dry.
-fn sweep_if_due(shared: &Shared, index: usize, last_sweep: &mut Instant, duty: &mut Duty) {
+fn sweep_if_due(
+    shared: &Shared,
+    index: usize,
+    last_sweep: &mut Instant,
+    duty: &mut Duty,
+    follower: &mut Follower,
+) {
     let now = Instant::now();
     if now.duration_since(*last_sweep) >= SWEEP_EVERY {
         *last_sweep = now;
         duty.look(shared, now);
-        shared.sweep_on_worker(index, false);
+        shared.sweep_on_worker(index, false, follower);
     }
 }
 
@@ -1200,6 +1244,52 @@ impl Duty {
         }
         self.counts = Some((deferred, completed));
         self.restart(now);
+    }
+}
+
+/// Where a worker of a `Builder::follow_caller_cpu` pool runs: confined to a stage's
+/// CPU while it takes and drops that stage's values, free to run on the CPUs it
+/// started with otherwise.
+struct Follower {
+    /// The CPUs the worker started with (`None`: not known, or the pool does not
+    /// follow, so the worker never moves).
+    home: Option<CpuSet>,
+    /// The CPU the worker is confined to now, if any.
+    on: Option<u32>,
+}
+
+impl Follower {
+    fn new(shared: &Shared) -> Self {
+        Follower {
+            home: if shared.follow {
+                raw::current_affinity()
+            } else {
+                None
+            },
+            on: None,
+        }
+    }
+
+    /// Confines the worker to `cpu`; it runs there when this returns (at idle
+    /// priority: once that CPU is idle). A CPU unknown or outside the worker's own
+    /// set is not followed.
+    fn go_to(&mut self, cpu: u32) {
+        if cpu == NO_CPU || self.on == Some(cpu) {
+            return;
+        }
+        if self.home.is_some_and(|home| home.contains(cpu)) && raw::set_affinity(&CpuSet::only(cpu))
+        {
+            self.on = Some(cpu);
+        }
+    }
+
+    /// Lets the worker run on the CPUs it started with again.
+    fn go_home(&mut self) {
+        if self.on.take().is_some() {
+            if let Some(home) = &self.home {
+                raw::set_affinity(home);
+            }
+        }
     }
 }
 

@@ -1,0 +1,194 @@
+//! `Builder::follow_caller_cpu`: values freed on their thread's CPU in its idle
+//! time, at most one waiting per thread, none lost.
+
+use bgdrop::{Bgdrop, FullPolicy};
+use bgdrop_suite::{Counter, Log};
+use std::sync::mpsc;
+use std::time::Duration;
+
+fn follow_pool(name: &str) -> Bgdrop {
+    Bgdrop::builder()
+        .follow_caller_cpu(true)
+        .thread_name(name)
+        .build()
+        .expect("spawn a worker")
+}
+
+/// Blocks its worker until released, after saying it has entered.
+struct Gate {
+    entered: mpsc::Sender<()>,
+    release: mpsc::Receiver<()>,
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        let _ = self.entered.send(());
+        let _ = self.release.recv();
+    }
+}
+
+/// Hands `pool` a gate and returns once a worker is stuck in it; it stays there
+/// until the returned sender sends or is dropped. Waiting leaves this thread's CPU
+/// idle, which is when a following worker takes the gate.
+fn hold_worker(pool: &Bgdrop) -> mpsc::Sender<()> {
+    let (release_tx, release) = mpsc::channel();
+    let (entered, worker_in) = mpsc::channel();
+    pool.drop(Gate { entered, release });
+    worker_in
+        .recv_timeout(Duration::from_mins(1))
+        .expect("the worker takes the gate");
+    release_tx
+}
+
+#[test]
+fn a_value_handed_over_while_the_previous_one_waits_is_dropped_by_its_caller() {
+    let pool = follow_pool("bgdrop-follow-busy");
+    let log = Log::new();
+    let release = hold_worker(&pool);
+    // The worker is stuck: `a` waits in this thread's stage, so `b` cannot join it.
+    pool.drop(log.witness("a"));
+    pool.drop(log.witness("b"));
+    log.assert_alive("a");
+    log.assert_inline("b");
+    let stats = pool.stats();
+    assert_eq!((stats.deferred, stats.inline_full), (2, 1), "{stats:?}");
+    release.send(()).expect("the gate is waiting");
+    pool.flush();
+    log.assert_on_worker("a");
+    let stats = pool.stats();
+    assert_eq!((stats.completed, stats.pending), (2, 0), "{stats:?}");
+}
+
+#[test]
+fn every_value_is_dropped_once_whether_deferred_or_dropped_by_its_caller() {
+    let pool = follow_pool("bgdrop-follow-all");
+    let counter = Counter::new();
+    for round in 0..50 {
+        for _ in 0..10 {
+            pool.drop((0..4).map(|_| counter.token()).collect::<Vec<_>>());
+        }
+        if round % 2 == 0 {
+            // Blocks this thread, so its CPU is idle: the worker gets there.
+            pool.flush();
+        }
+    }
+    pool.flush();
+    assert_eq!(counter.get(), 2_000);
+    let stats = pool.stats();
+    assert_eq!(stats.deferred + stats.inline_full, 500, "{stats:?}");
+    assert!(
+        stats.deferred >= 25,
+        "one value a round at least: {stats:?}"
+    );
+    assert_eq!((stats.completed, stats.pending), (stats.deferred, 0));
+}
+
+#[test]
+fn the_value_of_a_thread_that_has_exited_is_dropped() {
+    let pool = follow_pool("bgdrop-follow-exit");
+    let log = Log::new();
+    std::thread::scope(|s| {
+        s.spawn(|| pool.drop(log.witness("left behind")));
+    });
+    pool.flush();
+    log.assert_on_worker("left behind");
+}
+
+#[test]
+fn values_handed_over_from_several_threads_are_all_dropped() {
+    let pool = follow_pool("bgdrop-follow-threads");
+    let counter = Counter::new();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for i in 0..200 {
+                    pool.drop(counter.token());
+                    if i % 20 == 0 {
+                        pool.flush();
+                    }
+                }
+            });
+        }
+    });
+    pool.flush();
+    assert_eq!(counter.get(), 800);
+    let stats = pool.stats();
+    assert_eq!(stats.deferred + stats.inline_full, 800, "{stats:?}");
+    assert_eq!(stats.pending, 0);
+}
+
+#[test]
+fn a_pool_that_blocks_when_full_does_not_stage_and_ignores_it() {
+    let pool = Bgdrop::builder()
+        .follow_caller_cpu(true)
+        .when_full(FullPolicy::Block)
+        .build()
+        .expect("spawn a worker");
+    let counter = Counter::new();
+    for _ in 0..100 {
+        pool.drop(counter.token());
+    }
+    pool.flush();
+    assert_eq!(counter.get(), 100);
+    let stats = pool.stats();
+    assert_eq!((stats.deferred, stats.inline_full), (100, 0), "{stats:?}");
+}
+
+/// The CPUs a thread of this process may run on, from `/proc` (Linux).
+#[cfg(target_os = "linux")]
+fn cpus_allowed(task: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/self/task/{task}/status"))
+        .expect("the thread's status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .expect("a Cpus_allowed_list line")
+        .trim()
+        .to_owned()
+}
+
+/// The `/proc/self/task` entry of the thread named `name`.
+#[cfg(target_os = "linux")]
+fn task_named(name: &str) -> Option<String> {
+    std::fs::read_dir("/proc/self/task")
+        .expect("this process's threads")
+        .filter_map(Result::ok)
+        .find(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name))
+        .map(|t| t.file_name().to_string_lossy().into_owned())
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_worker_is_confined_to_one_cpu_while_it_drops_a_value_and_only_then() {
+    let pool = follow_pool("bgdrop-home");
+    // A flush returns once the worker has run, so its thread exists by then.
+    pool.flush();
+    let worker = task_named("bgdrop-home-0").expect("the worker thread");
+    let home = cpus_allowed(&worker);
+    let release = hold_worker(&pool);
+    let confined = cpus_allowed(&worker);
+    if home.contains(['-', ',']) {
+        assert!(
+            !confined.contains(['-', ',']),
+            "in a destructor, the worker may run on {confined}, not one CPU"
+        );
+    }
+    drop(release);
+    let counter = Counter::new();
+    for _ in 0..20 {
+        pool.drop(counter.token());
+        pool.flush();
+    }
+    assert_eq!(counter.get(), 20);
+    // The worker goes back after the sweep that took the value, which can end just
+    // after the flush returns: wait for it, without a fixed delay.
+    let deadline = std::time::Instant::now() + Duration::from_mins(1);
+    while cpus_allowed(&worker) != home {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker stays confined to {}",
+            cpus_allowed(&worker)
+        );
+        std::thread::yield_now();
+    }
+}
