@@ -23,7 +23,10 @@
 //!   dropped inline as cheap, dropped inline because the queue was full) for the rows
 //!   that use that pool. And a `bgdrop pool, idle priority` row: `Bgdrop::drop` on a
 //!   second pool built with `Builder::idle_priority(true)`, whose worker runs only on
-//!   a CPU nothing else wants, so it never preempts the caller.
+//!   a CPU nothing else wants, so it never preempts the caller; and a `bgdrop pool,
+//!   follow_caller_cpu` row: a third pool built with `Builder::follow_caller_cpu(true)`,
+//!   whose worker frees each map on the loop's CPU while the loop sleeps (a map
+//!   handed over while the previous one still waits is dropped by the loop).
 //! - `b2b`: the same frames back to back, no sleep. There is no quiet point, so the
 //!   `bgdrop Batch` row releases at the end of each frame, inside the frame time.
 //! - `scatter`: paced like `paced` (4 ms tick), but each frame builds the same map,
@@ -34,7 +37,8 @@
 //!   the emptied map's table is handed off), `bgdrop pool` (`Bgdrop::drop` forced on
 //!   every value: its 1 024-slot queue overflows and the rest is dropped inline) and
 //!   `bgdrop Batch` (each value pushed, released at the quiescent point as in
-//!   `paced`), and the idle-priority pool (forced `drop`). bgdrop-0.1.2 and defer-drop box every value and send it on a channel,
+//!   `paced`), the idle-priority pool and the `follow_caller_cpu` pool (forced
+//!   `drop`). bgdrop-0.1.2 and defer-drop box every value and send it on a channel,
 //!   about 13 ms a frame here, so this part has its own, smaller frame count:
 //!   `SCATTER_FRAMES` per contender (default 200).
 //! - `idle`: a bgdrop pool's worker wake-ups per second (voluntary context switches

@@ -39,7 +39,9 @@ pub struct Stats {
     /// Values dropped on the caller's thread because the queue was full, or the
     /// caller was streaming into a saturated pool
     /// ([`Builder::inline_when_saturated`](crate::Builder::inline_when_saturated)),
-    /// and the policy is [`FullPolicy::DropInline`].
+    /// and the policy is [`FullPolicy::DropInline`]; with
+    /// [`Builder::follow_caller_cpu`](crate::Builder::follow_caller_cpu), also those
+    /// handed over while the thread's previous value was still waiting.
     pub inline_full: u64,
     /// Values dropped on the caller's thread because the pool has no worker (none could
     /// be spawned).
