@@ -370,9 +370,12 @@ impl Builder {
     ///
     /// Each thread holds at most one value waiting in its stage: a value handed over
     /// while the thread's previous one has not been taken yet (its CPU had no idle
-    /// time since) is dropped right there, counted in [`Stats::inline_full`]. A loop
-    /// that never sleeps thus drops its values itself, as fast as it would without a
-    /// pool, and never piles them up. Not for threads that hand over many values at
+    /// time since) is dropped right there, counted in [`Stats::inline_full`]. And
+    /// when a worker had to wait over a millisecond for the thread's CPU (the thread
+    /// kept running), the thread drops its next 4 values itself, twice as many after
+    /// each such wait in a row, up to 256, rather than have a worker wait on its CPU
+    /// again. A loop that never sleeps thus drops its values itself, at about the
+    /// speed it would without a pool, and never piles them up. Not for threads that hand over many values at
     /// once (most of a burst is dropped inline), nor under [`FullPolicy::Block`],
     /// which does not stage. [`Batch::release`](crate::Batch::release) and
     /// [`flush`](Bgdrop::flush) send values to the queue, where they are dropped on

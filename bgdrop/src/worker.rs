@@ -500,7 +500,9 @@ impl Shared {
     fn sweep_following(&self, index: usize, follower: &mut Follower) -> bool {
         let mut any = false;
         for (stage, cpu) in self.stages.waiting() {
-            follower.go_to(cpu);
+            if let Some(wait) = follower.go_to(cpu) {
+                stage.waited(wait);
+            }
             let taken = self
                 .stages
                 .sweep_where(Sweep::Worker, |s| Arc::ptr_eq(s, &stage));
@@ -1271,16 +1273,18 @@ impl Follower {
     }
 
     /// Confines the worker to `cpu`; it runs there when this returns (at idle
-    /// priority: once that CPU is idle). A CPU unknown or outside the worker's own
-    /// set is not followed.
-    fn go_to(&mut self, cpu: u32) {
-        if cpu == NO_CPU || self.on == Some(cpu) {
-            return;
+    /// priority: once that CPU is idle), and returns how long that took. A CPU
+    /// unknown or outside the worker's own set is not followed (`None`).
+    fn go_to(&mut self, cpu: u32) -> Option<Duration> {
+        if cpu == NO_CPU || self.on == Some(cpu) || !self.home?.contains(cpu) {
+            return None;
         }
-        if self.home.is_some_and(|home| home.contains(cpu)) && raw::set_affinity(&CpuSet::only(cpu))
-        {
-            self.on = Some(cpu);
+        let start = Instant::now();
+        if !raw::set_affinity(&CpuSet::only(cpu)) {
+            return None;
         }
+        self.on = Some(cpu);
+        Some(start.elapsed())
     }
 
     /// Lets the worker run on the CPUs it started with again.
