@@ -45,18 +45,33 @@ fn a_value_handed_over_while_the_previous_one_waits_is_dropped_by_its_caller() {
     let pool = follow_pool("bgdrop-follow-busy");
     let log = Log::new();
     let release = hold_worker(&pool);
-    // The worker is stuck: `a` waits in this thread's stage, so `b` cannot join it.
-    pool.drop(log.witness("a"));
+    let before = pool.stats();
+    // The worker is stuck: a value handed over now waits in this thread's stage. (A
+    // worker that had to wait long for this thread's CPU has it drop its next few
+    // values itself first, at most 256: skip those.)
+    let waiting = (0..=256)
+        .map(|i| format!("a{i}"))
+        .find(|name| {
+            pool.drop(log.witness(name));
+            log.drops(name).is_empty()
+        })
+        .expect("a value is staged");
+    let refused = waiting[1..].parse::<u64>().expect("a number");
+    // `b` cannot join it.
     pool.drop(log.witness("b"));
-    log.assert_alive("a");
+    log.assert_alive(&waiting);
     log.assert_inline("b");
     let stats = pool.stats();
-    assert_eq!((stats.deferred, stats.inline_full), (2, 1), "{stats:?}");
+    assert_eq!(stats.deferred - before.deferred, 1, "{stats:?}");
+    assert_eq!(
+        stats.inline_full - before.inline_full,
+        refused + 1,
+        "{stats:?}"
+    );
     release.send(()).expect("the gate is waiting");
     pool.flush();
-    log.assert_on_worker("a");
-    let stats = pool.stats();
-    assert_eq!((stats.completed, stats.pending), (2, 0), "{stats:?}");
+    log.assert_on_worker(&waiting);
+    assert_eq!(pool.stats().pending, 0);
 }
 
 #[test]
