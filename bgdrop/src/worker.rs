@@ -1284,7 +1284,7 @@ impl Follower {
             return None;
         }
         self.on = Some(cpu);
-        Some(start.elapsed())
+        Some(Instant::now().duration_since(start))
     }
 
     /// Lets the worker run on the CPUs it started with again.
