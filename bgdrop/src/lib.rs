@@ -203,7 +203,9 @@
 //! game loop, an audio or a render callback) does better with
 //! [`Builder::follow_caller_cpu`]: the worker frees each value on the CPU the loop
 //! handed it over from, at idle priority, so only while the loop sleeps; a loop
-//! that does not sleep drops its values itself.
+//! that does not sleep drops its values itself. It is for loops that allocate their
+//! own garbage: where other threads fill the loop's idle time, or the loop allocates
+//! nothing, the default pool does better (the README has both measured).
 //!
 //! ```
 //! let pool = bgdrop::Bgdrop::builder().follow_caller_cpu(true).build()?;

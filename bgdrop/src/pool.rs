@@ -382,8 +382,13 @@ impl Builder {
     /// whichever CPU the worker is on. Elsewhere than on Linux the values are not
     /// moved between CPUs, and the rest holds.
     ///
-    /// Measured on the README's 2-vCPU machine with glibc, in a paced frame loop
-    /// that builds and hands over a 20 000-entry map every 4 ms: see the performance
+    /// The values are freed in that CPU's idle time only: where other threads fill
+    /// it, they wait and the thread drops its next ones itself. It helps a loop that
+    /// allocates its frame's values itself, which is where glibc couples the loop to
+    /// a worker on another CPU; a loop that allocates nothing does as well or better
+    /// with the default. Measured on the README's 2-vCPU machine with glibc, in a
+    /// paced frame loop that builds and hands over a 20 000-entry map every 4 ms, and
+    /// in the demonstration, whose maps another thread builds: see the performance
     /// section.
     ///
     /// # Examples
