@@ -371,25 +371,26 @@ impl Builder {
     /// Each thread holds at most one value waiting in its stage: a value handed over
     /// while the thread's previous one has not been taken yet (its CPU had no idle
     /// time since) is dropped right there, counted in [`Stats::inline_full`]. And
-    /// when a worker had to wait over a millisecond for the thread's CPU (the thread
-    /// kept running), the thread drops its next 4 values itself, twice as many after
-    /// each such wait in a row, up to 256, rather than have a worker wait on its CPU
-    /// again. A loop that never sleeps thus drops its values itself, at about the
-    /// speed it would without a pool, and never piles them up. Not for threads that hand over many values at
-    /// once (most of a burst is dropped inline), nor under [`FullPolicy::Block`],
-    /// which does not stage. [`Batch::release`](crate::Batch::release) and
-    /// [`flush`](Bgdrop::flush) send values to the queue, where they are dropped on
-    /// whichever CPU the worker is on. Elsewhere than on Linux the values are not
-    /// moved between CPUs, and the rest holds.
+    /// when a worker had to wait over a millisecond for the thread's CPU (the thread,
+    /// or another, kept it busy), the thread drops its next 4 values itself, twice as
+    /// many after each such wait in a row, up to 256, rather than have a worker wait
+    /// on its CPU again. A loop that never sleeps thus drops its values itself, at
+    /// about the speed it would without a pool, and never piles them up.
+    ///
+    /// Not for threads that hand over many values at once (most of a burst is
+    /// dropped inline), nor under [`FullPolicy::Block`], which does not stage.
+    /// [`Batch::release`](crate::Batch::release) and [`flush`](Bgdrop::flush) send
+    /// values to the queue, where they are dropped on whichever CPU the worker is
+    /// on. Elsewhere than on Linux the values are not moved between CPUs, and the
+    /// rest holds.
     ///
     /// The values are freed in that CPU's idle time only: where other threads fill
     /// it, they wait and the thread drops its next ones itself. It helps a loop that
     /// allocates its frame's values itself, which is where glibc couples the loop to
-    /// a worker on another CPU; a loop that allocates nothing does as well or better
-    /// with the default. Measured on the README's 2-vCPU machine with glibc, in a
-    /// paced frame loop that builds and hands over a 20 000-entry map every 4 ms, and
-    /// in the demonstration, whose maps another thread builds: see the performance
-    /// section.
+    /// a worker on another CPU; the demonstration's frame thread, which allocates
+    /// nothing (another thread builds its maps and fills its idle time), did better
+    /// with the default. Both are measured on the README's 2-vCPU machine with glibc:
+    /// see its performance section.
     ///
     /// # Examples
     ///
