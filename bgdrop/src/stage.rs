@@ -142,9 +142,17 @@ pub(crate) struct Stage {
     /// before it stages one again, set by a worker that had to wait long for the
     /// thread's CPU (see [`Stage::waited`]). A std atomic even under loom, like `cpu`.
     refuse: std::sync::atomic::AtomicU32,
-    /// The next refusal's length, doubled by each long wait in a row; written by
-    /// workers only.
+    /// With `Builder::follow_caller_cpu`: values of this stage that workers take
+    /// where they are, without moving to `cpu`, set by a worker that had to wait long
+    /// for that CPU while the thread was asleep, i.e. while other threads kept the CPU
+    /// busy (see [`Stage::waited`]).
+    roam: std::sync::atomic::AtomicU32,
+    /// The next refusal's or roam's length, doubled by each long wait in a row;
+    /// written by workers only.
     refusal: std::sync::atomic::AtomicU32,
+    /// With `Builder::follow_caller_cpu`: the Linux thread id of the stage's thread
+    /// (0 if unknown), whose state tells a worker why it had to wait for its CPU.
+    tid: u32,
 }
 
 /// [`Stage::cpu`] before any hand-off, or where the CPU is unknown.
@@ -363,7 +371,14 @@ impl Stages {
             in_flight: AtomicUsize::new(0),
             cpu: std::sync::atomic::AtomicU32::new(NO_CPU),
             refuse: std::sync::atomic::AtomicU32::new(0),
+            roam: std::sync::atomic::AtomicU32::new(0),
             refusal: std::sync::atomic::AtomicU32::new(0),
+            // Registered by the stage's own thread, on its first value for the pool.
+            tid: if self.follow {
+                current_tid().unwrap_or(0)
+            } else {
+                0
+            },
         });
         registry.push(Arc::clone(&stage));
         Some(stage)
@@ -494,21 +509,76 @@ impl Stage {
                 .is_ok()
     }
 
+    /// `Builder::follow_caller_cpu`: whether a worker takes this stage's value where
+    /// it is, as one of a roam (counted down).
+    pub(crate) fn roaming(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.roam.load(Relaxed) != 0
+            && self
+                .roam
+                .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1))
+                .is_ok()
+    }
+
     /// `Builder::follow_caller_cpu`: a worker waited `wait` to run on this stage's
-    /// CPU. A long wait means the thread had no idle time to give: rather than have a
-    /// worker sit on its CPU again for its next value (which invites the scheduler
-    /// to move the thread away from its caches), the thread drops its next values
-    /// itself, twice as many after each long wait in a row, up to [`REFUSAL_MAX`].
+    /// CPU. A long wait means the CPU had no idle time to give, and rather than have
+    /// a worker wait there again for the next values:
+    /// - if the stage's thread is running (it kept the CPU busy itself, a loop that
+    ///   does not sleep), the thread drops its next values itself (a worker sitting
+    ///   on its CPU invites the scheduler to move it away from its caches);
+    /// - if it is asleep (other threads kept its CPU busy), workers take its next
+    ///   values where they are, as a pool that does not follow would.
+    ///
+    /// Twice as many values after each long wait in a row, up to [`REFUSAL_MAX`].
     pub(crate) fn waited(&self, wait: Duration) {
         use std::sync::atomic::Ordering::Relaxed;
         if wait > FOLLOW_WAIT {
             let n = self.refusal.load(Relaxed).max(REFUSAL_FIRST);
-            self.refuse.store(n, Relaxed);
+            if thread_running(self.tid) == Some(false) {
+                self.roam.store(n, Relaxed);
+            } else {
+                self.refuse.store(n, Relaxed);
+            }
             self.refusal.store((n * 2).min(REFUSAL_MAX), Relaxed);
         } else {
             self.refusal.store(0, Relaxed);
         }
     }
+}
+
+/// The calling thread's Linux thread id, from `/proc/thread-self` (a link to
+/// `PID/task/TID`).
+#[cfg(target_os = "linux")]
+fn current_tid() -> Option<u32> {
+    std::fs::read_link("/proc/thread-self")
+        .ok()?
+        .file_name()?
+        .to_str()?
+        .parse()
+        .ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn current_tid() -> Option<u32> {
+    None
+}
+
+/// Whether the thread `tid` of this process is running or ready to run (state `R`
+/// in `/proc`); `None` if unknown.
+#[cfg(target_os = "linux")]
+fn thread_running(tid: u32) -> Option<bool> {
+    if tid == 0 {
+        return None;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    // The state follows the command name, which is in parentheses and may hold any.
+    let state = stat.get(stat.rfind(')')? + 2..)?.chars().next()?;
+    Some(state == 'R')
+}
+
+#[cfg(not(target_os = "linux"))]
+fn thread_running(_tid: u32) -> Option<bool> {
+    None
 }
 
 impl Stages {
@@ -705,5 +775,41 @@ mod tests {
             assert_eq!(push(0), Err(Refused::Busy));
         }
         assert_eq!(push(5), Ok(()));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_long_wait_for_a_sleeping_threads_cpu_lets_workers_take_its_values_where_they_are() {
+        let stages = Arc::new(Stages::new(4, None, true));
+        let closing = Arc::new(AtomicBool::new(false));
+        let (stage_tx, stage_rx) = std::sync::mpsc::channel();
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let sleeper = {
+            let (stages, closing) = (Arc::clone(&stages), Arc::clone(&closing));
+            std::thread::spawn(move || {
+                // Registered on this thread, which then sleeps.
+                let stage = stages.register(&closing).expect("not closing");
+                stage_tx.send(stage).expect("the test waits");
+                let _ = wait.recv();
+            })
+        };
+        let stage = stage_rx.recv().expect("the stage");
+        assert_eq!(thread_running(current_tid().expect("a tid")), Some(true));
+        let deadline = std::time::Instant::now() + Duration::from_mins(1);
+        while thread_running(stage.tid) != Some(false) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the thread never sleeps"
+            );
+            std::thread::yield_now();
+        }
+        stage.waited(FOLLOW_WAIT * 2);
+        for _ in 0..REFUSAL_FIRST {
+            assert!(stage.roaming());
+        }
+        assert!(!stage.roaming());
+        assert!(!stage.refusing(), "its own values are not refused");
+        release.send(()).expect("the thread waits");
+        sleeper.join().expect("no panic");
     }
 }

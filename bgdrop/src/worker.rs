@@ -500,8 +500,10 @@ impl Shared {
     fn sweep_following(&self, index: usize, follower: &mut Follower) -> bool {
         let mut any = false;
         for (stage, cpu) in self.stages.waiting() {
-            if let Some(wait) = follower.go_to(cpu) {
-                stage.waited(wait);
+            if !stage.roaming() {
+                if let Some(wait) = follower.go_to(cpu) {
+                    stage.waited(wait);
+                }
             }
             let taken = self
                 .stages
