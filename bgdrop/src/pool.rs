@@ -384,13 +384,15 @@ impl Builder {
     /// on. Elsewhere than on Linux the values are not moved between CPUs, and the
     /// rest holds.
     ///
-    /// The values are freed in that CPU's idle time only: where other threads fill
-    /// it, they wait and the thread drops its next ones itself. It helps a loop that
-    /// allocates its frame's values itself, which is where glibc couples the loop to
-    /// a worker on another CPU; the demonstration's frame thread, which allocates
-    /// nothing (another thread builds its maps and fills its idle time), did better
-    /// with the default. Both are measured on the README's 2-vCPU machine with glibc:
-    /// see its performance section.
+    /// The values are freed in that CPU's idle time only. Where a worker had to wait
+    /// over a millisecond for a thread's CPU while the thread was asleep (other
+    /// threads kept the CPU busy), workers take that thread's next values where they
+    /// are, as a pool that does not follow would: 4, then 8, up to 256. The option
+    /// helps a loop that allocates its frame's values itself, which is where glibc
+    /// couples the loop to a worker on another CPU; the demonstration's frame
+    /// thread, which allocates nothing (another thread builds its maps and fills its
+    /// idle time), did better with the default. Both are measured on the README's
+    /// 2-vCPU machine with glibc: see its performance section.
     ///
     /// # Examples
     ///
