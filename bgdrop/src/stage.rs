@@ -501,23 +501,13 @@ impl Stage {
     /// `Builder::follow_caller_cpu`: whether the thread drops this value itself, as
     /// one of a refusal (counted down).
     fn refusing(&self) -> bool {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.refuse.load(Relaxed) != 0
-            && self
-                .refuse
-                .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1))
-                .is_ok()
+        count_down(&self.refuse)
     }
 
     /// `Builder::follow_caller_cpu`: whether a worker takes this stage's value where
     /// it is, as one of a roam (counted down).
     pub(crate) fn roaming(&self) -> bool {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.roam.load(Relaxed) != 0
-            && self
-                .roam
-                .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1))
-                .is_ok()
+        count_down(&self.roam)
     }
 
     /// `Builder::follow_caller_cpu`: a worker waited `wait` to run on this stage's
@@ -544,6 +534,16 @@ impl Stage {
             self.refusal.store(0, Relaxed);
         }
     }
+}
+
+/// Takes one from `counter` if it is not zero; returns whether it did. A load first,
+/// so that the common case (zero) writes nothing.
+fn count_down(counter: &std::sync::atomic::AtomicU32) -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    counter.load(Relaxed) != 0
+        && counter
+            .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1))
+            .is_ok()
 }
 
 /// The calling thread's Linux thread id, from `/proc/thread-self` (a link to
