@@ -142,7 +142,11 @@ pub fn defer<T: Send + 'static>(value: T) {
 /// bgdrop::defer_if_costly(String::from("tiny")); // dropped here
 /// bgdrop::defer_if_costly(vec![String::new(); 10_000]); // deferred
 /// ```
-#[inline]
+#[allow(
+    clippy::inline_always,
+    reason = "a call here costs more than the check it makes: see `Bgdrop::drop_with_threshold`"
+)]
+#[inline(always)]
 pub fn defer_if_costly<T: DropCost + Send + 'static>(value: T) {
     global().drop_if_costly(value);
 }
