@@ -273,7 +273,7 @@ struct FrameRun {
     releases: Vec<u64>,
     /// The bgdrop pool's `Stats` counters (deferred, inline because cheap, inline
     /// because the queue was full) summed over each pool contender's blocks.
-    pool_stats: Vec<(FrameWho, [u64; 3])>,
+    pool_stats: Vec<(FrameWho, [u64; 4])>,
     /// The whole run.
     total: Duration,
 }
@@ -296,10 +296,10 @@ fn run_frames(
         .iter()
         .map(|&w| (w, Vec::with_capacity(n)))
         .collect();
-    let mut pool_stats: Vec<(FrameWho, [u64; 3])> = contenders
+    let mut pool_stats: Vec<(FrameWho, [u64; 4])> = contenders
         .iter()
         .filter(|w| w.stats_pool(d).is_some())
-        .map(|&w| (w, [0; 3]))
+        .map(|&w| (w, [0; 4]))
         .collect();
     let mut releases = Vec::new();
     let started = Instant::now();
@@ -357,6 +357,7 @@ fn run_frames(
                 sum[0] += after.deferred - before.deferred;
                 sum[1] += after.inline_cheap - before.inline_cheap;
                 sum[2] += after.inline_full - before.inline_full;
+                sum[3] += after.inline_busy - before.inline_busy;
             }
         }
         round += 1;
@@ -410,9 +411,14 @@ fn report_frames(run: &mut FrameRun, n: usize, paced: bool) {
         let rows: Vec<String> = run
             .pool_stats
             .iter()
-            .map(|(who, [deferred, cheap, full])| {
+            .map(|(who, [deferred, cheap, full, busy])| {
+                let busy = if *busy == 0 {
+                    String::new()
+                } else {
+                    format!(" / {:.0} inline busy", per_frame(*busy))
+                };
                 format!(
-                    "{} {:.0} deferred / {:.0} inline cheap / {:.0} inline full",
+                    "{} {:.0} deferred / {:.0} inline cheap / {:.0} inline full{busy}",
                     who.name(),
                     per_frame(*deferred),
                     per_frame(*cheap),

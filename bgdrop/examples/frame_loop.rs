@@ -281,7 +281,7 @@ fn main() {
         let stats = follow.stats();
         println!(
             "bgdrop, follow: {} values deferred, {} dropped by the frame while the previous one waited",
-            stats.deferred, stats.inline_full
+            stats.deferred, stats.inline_busy
         );
     }
     println!("measured in {:.1} s", started.elapsed().as_secs_f64());

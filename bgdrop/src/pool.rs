@@ -370,7 +370,7 @@ impl Builder {
     ///
     /// Each thread holds at most one value waiting in its stage: a value handed over
     /// while the thread's previous one has not been taken yet (its CPU had no idle
-    /// time since) is dropped right there, counted in [`Stats::inline_full`]. And
+    /// time since) is dropped right there, counted in [`Stats::inline_busy`]. And
     /// when a worker had to wait over a millisecond for the thread's CPU (the thread,
     /// or another, kept it busy), the thread drops its next 4 values itself, twice as
     /// many after each such wait in a row, up to 256, rather than have a worker wait
@@ -405,7 +405,7 @@ impl Builder {
     /// }
     /// pool.flush();
     /// let stats = pool.stats();
-    /// assert_eq!(stats.deferred + stats.inline_full, 3);
+    /// assert_eq!(stats.deferred + stats.inline_busy, 3);
     /// # Ok::<(), bgdrop::BuildError>(())
     /// ```
     #[must_use]
@@ -760,7 +760,7 @@ impl Bgdrop {
             // `Builder::follow_caller_cpu`: this thread's previous value is still
             // waiting for its CPU to be idle.
             Refused::Busy => {
-                shared.counters.bump(CallerEvent::Full);
+                shared.counters.bump(CallerEvent::Busy);
                 drop(value);
             }
             Refused::Unstaged | Refused::Elsewhere => self.send_alone(Erased::new(value)),
@@ -973,6 +973,7 @@ impl Bgdrop {
             pending: deferred.saturating_sub(completed),
             inline_cheap: s.counters.sum(CallerEvent::Cheap),
             inline_full: s.counters.sum(CallerEvent::Full),
+            inline_busy: s.counters.sum(CallerEvent::Busy),
             inline_no_worker: s.counters.sum(CallerEvent::NoWorker),
             inline_reentrant: s.counters.sum(CallerEvent::Reentrant),
             blocked: s.counters.sum(CallerEvent::Blocked),

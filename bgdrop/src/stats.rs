@@ -39,10 +39,13 @@ pub struct Stats {
     /// Values dropped on the caller's thread because the queue was full, or the
     /// caller was streaming into a saturated pool
     /// ([`Builder::inline_when_saturated`](crate::Builder::inline_when_saturated)),
-    /// and the policy is [`FullPolicy::DropInline`]; with
-    /// [`Builder::follow_caller_cpu`](crate::Builder::follow_caller_cpu), also those
-    /// handed over while the thread's previous value was still waiting.
+    /// and the policy is [`FullPolicy::DropInline`].
     pub inline_full: u64,
+    /// With [`Builder::follow_caller_cpu`](crate::Builder::follow_caller_cpu): values
+    /// dropped on the caller's thread because its previous value was still waiting
+    /// for a worker to reach its CPU, or because a worker had recently waited long
+    /// there while the thread kept that CPU busy. Always 0 for other pools.
+    pub inline_busy: u64,
     /// Values dropped on the caller's thread because the pool has no worker (none could
     /// be spawned).
     pub inline_no_worker: u64,
@@ -72,7 +75,11 @@ impl Stats {
     /// Values dropped on the caller's thread, for any reason.
     #[must_use]
     pub fn inline(&self) -> u64 {
-        self.inline_cheap + self.inline_full + self.inline_no_worker + self.inline_reentrant
+        self.inline_cheap
+            + self.inline_full
+            + self.inline_busy
+            + self.inline_no_worker
+            + self.inline_reentrant
     }
 
     /// Every value handed to the pool: `deferred + inline()`.
@@ -86,7 +93,7 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "deferred {} (completed {}, pending {}, panicked {}), inline {} (cheap {}, full {}, no worker {}, reentrant {}), blocked {}",
+            "deferred {} (completed {}, pending {}, panicked {}), inline {} (cheap {}, full {}, busy {}, no worker {}, reentrant {}), blocked {}",
             self.deferred,
             self.completed,
             self.pending,
@@ -94,6 +101,7 @@ impl fmt::Display for Stats {
             self.inline(),
             self.inline_cheap,
             self.inline_full,
+            self.inline_busy,
             self.inline_no_worker,
             self.inline_reentrant,
             self.blocked,
@@ -111,9 +119,12 @@ pub(crate) enum CallerEvent {
     Blocked = 4,
     /// Not an inline drop: a value handed to the workers (staged or queued).
     Deferred = 5,
+    /// `Builder::follow_caller_cpu`: the thread's stage still held a value, or the
+    /// thread is in a refusal (see `Stage::waited`).
+    Busy = 6,
 }
 
-const EVENTS: usize = 6;
+const EVENTS: usize = 7;
 
 /// Number of per-thread shards; threads beyond this share one more, contended shard.
 /// Under loom, 2: the models then cover both the owned shards and the shared one.
