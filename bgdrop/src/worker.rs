@@ -172,10 +172,12 @@ impl Progress {
 #[repr(C)]
 pub(crate) struct Shared {
     // The fields up to `_hot_end` are what every hand-off reads, on one cache line
-    // (`repr(C)` keeps them there, in this order). After a pause each line the
-    // hand-off touches can be a cache miss on the caller's path, so they share one;
-    // they are written only when the pool starts, closes, or a worker goes cold or
-    // warm, so the line stays in the callers' caches.
+    // (`repr(C)` keeps them there, in this order), and the callers' counter shards
+    // follow it. After a pause each line the hand-off touches can be a cache miss
+    // on the caller's path, and each page a TLB miss, so they share one line, and
+    // a thread's shard is most often on the same page. They are written only when
+    // the pool starts, closes, or a worker goes cold or warm, so the line stays in
+    // the callers' caches.
     /// Set when the pool stops accepting values (last handle dropped, process exit).
     pub(crate) closing: AtomicBool,
     /// Whether callers stage values (see `crate::stage`): a copy of
@@ -187,9 +189,11 @@ pub(crate) struct Shared {
     /// queues a value while one is wakes it, so that a value handed to an idle pool
     /// is not left for up to [`COLD_SLEEP`].
     pub(crate) cold: AtomicUsize,
-    pub(crate) counters: CallerCounters,
     /// Ends the callers' line: the fields below start on the next one.
     _hot_end: Padded<()>,
+    /// The callers' counter shards, one line each, right after the callers' line
+    /// (see `CallerCounters`).
+    pub(crate) counters: CallerCounters,
     pub(crate) rx: Receiver<Msg>,
     pub(crate) policy: FullPolicy,
     pub(crate) capacity: Option<usize>,
@@ -243,8 +247,10 @@ pub(crate) struct Shared {
 // The callers' fields of `Shared` fit in its first cache line (loom's atomics are
 // bigger, and loom does not model caches).
 #[cfg(not(loom))]
-const _: () =
-    assert!(std::mem::offset_of!(Shared, counters) + std::mem::size_of::<CallerCounters>() <= 64);
+const _: () = assert!(
+    std::mem::offset_of!(Shared, cold) + std::mem::size_of::<AtomicUsize>() <= 64
+        && std::mem::offset_of!(Shared, counters) == 128
+);
 
 impl Shared {
     pub(crate) fn new(rx: Receiver<Msg>, capacity: Option<usize>, builder: &Builder) -> Self {
