@@ -179,15 +179,25 @@ fn the_worker_is_confined_to_one_cpu_while_it_drops_a_value_and_only_then() {
     pool.flush();
     let worker = task_named("bgdrop-home-0").expect("the worker thread");
     let home = cpus_allowed(&worker);
-    let release = hold_worker(&pool);
-    let confined = cpus_allowed(&worker);
     if home.contains(['-', ',']) {
+        // A worker that got this thread's CPU only after a long wait while the
+        // thread was runnable (other tests kept the CPUs busy) drops the value back
+        // home instead: a few tries, one of which finds the CPU idle at once.
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            let release = hold_worker(&pool);
+            let confined = cpus_allowed(&worker);
+            drop(release);
+            if !confined.contains(['-', ',']) {
+                break;
+            }
+            seen.push(confined);
+        }
         assert!(
-            !confined.contains(['-', ',']),
-            "in a destructor, the worker may run on {confined}, not one CPU"
+            seen.len() < 5,
+            "in a destructor, the worker may run on {seen:?}, not one CPU"
         );
     }
-    drop(release);
     let counter = Counter::new();
     for _ in 0..20 {
         pool.drop(counter.token());

@@ -520,18 +520,29 @@ impl Stage {
     ///   values where they are, as a pool that does not follow would.
     ///
     /// Twice as many values after each long wait in a row, up to [`REFUSAL_MAX`].
-    pub(crate) fn waited(&self, wait: Duration) {
+    ///
+    /// Returns whether the worker is to leave the CPU before it drops the value it
+    /// came for: after a long wait for a thread that is running (or whose state is
+    /// unknown), the worker got the CPU only because the scheduler gives an
+    /// idle-priority thread a slice now and then, and the thread waits while the
+    /// worker runs there.
+    #[must_use = "a worker that got a busy thread's CPU leaves it before dropping"]
+    pub(crate) fn waited(&self, wait: Duration) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
         if wait > FOLLOW_WAIT {
             let n = self.refusal.load(Relaxed).max(REFUSAL_FIRST);
-            if thread_running(self.tid) == Some(false) {
+            let leave = if thread_running(self.tid) == Some(false) {
                 self.roam.store(n, Relaxed);
+                false
             } else {
                 self.refuse.store(n, Relaxed);
-            }
+                true
+            };
             self.refusal.store((n * 2).min(REFUSAL_MAX), Relaxed);
+            leave
         } else {
             self.refusal.store(0, Relaxed);
+            false
         }
     }
 }
@@ -761,7 +772,7 @@ mod tests {
         assert_eq!(take(), 1);
         // A worker waited long for the thread's CPU: 4 values refused, then 8.
         for refused in [4, 8] {
-            stage.waited(FOLLOW_WAIT * 2);
+            assert!(stage.waited(FOLLOW_WAIT * 2), "this thread runs: leave");
             for _ in 0..refused {
                 assert_eq!(push(0), Err(Refused::Busy));
             }
@@ -769,8 +780,8 @@ mod tests {
             assert_eq!(take(), 1);
         }
         // A short wait starts the doubling over.
-        stage.waited(Duration::ZERO);
-        stage.waited(FOLLOW_WAIT * 2);
+        assert!(!stage.waited(Duration::ZERO), "a short wait: stay");
+        assert!(stage.waited(FOLLOW_WAIT * 2));
         for _ in 0..4 {
             assert_eq!(push(0), Err(Refused::Busy));
         }
@@ -803,7 +814,10 @@ mod tests {
             );
             std::thread::yield_now();
         }
-        stage.waited(FOLLOW_WAIT * 2);
+        assert!(
+            !stage.waited(FOLLOW_WAIT * 2),
+            "the thread sleeps: drop its value here"
+        );
         for _ in 0..REFUSAL_FIRST {
             assert!(stage.roaming());
         }

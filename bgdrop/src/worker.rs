@@ -508,7 +508,11 @@ impl Shared {
         for (stage, cpu) in self.stages.waiting() {
             if !stage.roaming() {
                 if let Some(wait) = follower.go_to(cpu) {
-                    stage.waited(wait);
+                    if stage.waited(wait) {
+                        // The thread kept its CPU busy: dropping the value there
+                        // would make it wait, so the worker drops it back home.
+                        follower.go_home();
+                    }
                 }
             }
             let taken = self
