@@ -174,10 +174,10 @@ pub(crate) struct Shared {
     // The fields up to `_hot_end` are what every hand-off reads, on one cache line
     // (`repr(C)` keeps them there, in this order), and the callers' counter shards
     // follow it. After a pause each line the hand-off touches can be a cache miss
-    // on the caller's path, and each page a TLB miss, so they share one line, and
-    // a thread's shard is most often on the same page. They are written only when
-    // the pool starts, closes, or a worker goes cold or warm, so the line stays in
-    // the callers' caches.
+    // on the caller's path, and each page a TLB miss, so these fields share one
+    // line, and a thread's shard is most often on the same page. The line's fields
+    // are written only when the pool starts, closes, or a worker goes cold or warm,
+    // so it stays in the callers' caches; each shard is written by its own thread.
     /// Set when the pool stops accepting values (last handle dropped, process exit).
     pub(crate) closing: AtomicBool,
     /// Whether callers stage values (see `crate::stage`): a copy of
