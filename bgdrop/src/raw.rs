@@ -106,6 +106,39 @@ pub(crate) fn push_erased<T: Send + 'static>(values: &mut Vec<Erased>, value: T)
     unsafe { values.set_len(len + 1) };
 }
 
+/// Puts `value` into the empty `slot` as an [`Erased`], written in place, for the
+/// same reason as [`push_erased`]: an `Erased` built on the stack is 32-byte aligned,
+/// and one such temporary makes the whole inlined hand-off realign its stack frame.
+#[inline]
+pub(crate) fn put_erased<T: Send + 'static>(slot: &mut Option<Erased>, value: T) {
+    debug_assert!(slot.is_none(), "a value would be dropped unseen");
+    // A placeholder that holds nothing (`storage` uninitialised, its drop function a
+    // no-op), then filled in place.
+    let erased: *mut Erased = slot.insert(Erased {
+        storage: Storage::uninit(),
+        drop_value: drop_nothing,
+    });
+    if fits_inline::<T>() {
+        // SAFETY: `erased` points to the `Erased` just placed in `slot`, valid for
+        // writes and aligned. The value is written into its storage (`fits_inline`
+        // checked size and alignment, as in `Erased::new`), then the drop function
+        // that matches it; nothing is read or dropped in between, and the
+        // placeholder held nothing to drop.
+        unsafe {
+            (&raw mut (*erased).storage).cast::<T>().write(value);
+            (&raw mut (*erased).drop_value).write(drop_inline::<T>);
+        }
+    } else {
+        let boxed = Box::new(value);
+        // SAFETY: as above, with the value boxed: a `Box<T>` fits in and is aligned
+        // for `storage` (asserted in `Erased::new`).
+        unsafe {
+            (&raw mut (*erased).storage).cast::<Box<T>>().write(boxed);
+            (&raw mut (*erased).drop_value).write(drop_boxed::<T>);
+        }
+    }
+}
+
 impl Drop for Erased {
     #[inline]
     fn drop(&mut self) {
@@ -115,6 +148,12 @@ impl Drop for Erased {
         unsafe { (self.drop_value)(&raw mut self.storage) }
     }
 }
+
+/// The drop function of a placeholder that holds no value ([`put_erased`]).
+///
+/// # Safety
+/// None needed: it does nothing.
+unsafe fn drop_nothing(_storage: *mut Storage) {}
 
 /// # Safety
 /// `storage` must hold a live `T` written by [`Erased::new`]; it is dead afterwards.

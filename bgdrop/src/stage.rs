@@ -21,7 +21,7 @@
 //! stage (a caller that waits for room waits for one value's room, in the queue);
 //! `FullPolicy::Grow` stages without a budget.
 
-use crate::raw::{Erased, SpinLock, push_erased};
+use crate::raw::{Erased, SpinLock, push_erased, put_erased};
 use crate::sync::channel::{self, Receiver, Sender};
 use crate::sync::time::Duration;
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Mutex, Ordering, lock};
@@ -180,6 +180,12 @@ pub(crate) enum Sweep {
 }
 
 struct StageState {
+    /// The stage's only value, when it holds one: the first value staged since the
+    /// stage was last emptied waits here, on the stage's own lines, and moves to
+    /// `values` when a second one comes. A thread that hands over one value at a time
+    /// (and the worker that takes it) then never touches the buffer: one page fewer
+    /// on the caller's path after a pause. Never set while `values` holds any.
+    first: Option<Erased>,
     /// Staged values, oldest first; always has room for a full stage (a buffer taken
     /// away is replaced by a spare), except once sealed.
     values: Vec<Erased>,
@@ -190,6 +196,37 @@ struct StageState {
     /// `Builder::follow_caller_cpu`: the stage holds one value at most, and notes
     /// its thread's CPU at each hand-off.
     follow: bool,
+}
+
+impl StageState {
+    /// Values staged, in `first` or in `values`.
+    fn staged(&self) -> usize {
+        self.values.len() + usize::from(self.first.is_some())
+    }
+
+    /// Stages `value` while `values` is empty: in `first` if that is free, otherwise
+    /// after the value there, both in `values`. Returns the values staged.
+    #[inline]
+    fn stage_first<T: Send + 'static>(&mut self, value: T) -> usize {
+        if self.first.is_none() {
+            put_erased(&mut self.first, value);
+            1
+        } else {
+            self.first_into_values();
+            push_erased(&mut self.values, value);
+            2
+        }
+    }
+
+    /// Moves the value in `first`, if any, to the end of `values`. Out of line: the
+    /// 32-byte aligned `Erased` it moves would make the inlined hand-off realign its
+    /// stack frame on every value.
+    #[inline(never)]
+    fn first_into_values(&mut self) {
+        if let Some(first) = self.first.take() {
+            self.values.push(first);
+        }
+    }
 }
 
 /// Why [`push`] gave a value back.
@@ -361,6 +398,7 @@ impl Stages {
         }
         let stage = Arc::new(Stage {
             state: SpinLock::new(StageState {
+                first: None,
                 values: self.spare(),
                 room: 0,
                 sealed: false,
@@ -429,9 +467,17 @@ impl Stages {
             // With values of this stage still in the queue, a worker taking the newer
             // ones now would drop them first.
             let in_order = by != Sweep::Worker || stage.in_flight.load(Ordering::Relaxed) == 0;
-            if !s.values.is_empty() && in_order {
-                let fresh = spare.take().unwrap_or_default();
-                taken.push((std::mem::replace(&mut s.values, fresh), Arc::clone(stage)));
+            if s.staged() != 0 && in_order {
+                let batch = if let Some(first) = s.first.take() {
+                    // The stage keeps its buffer; the value leaves in a spare one.
+                    let mut batch = spare.take().unwrap_or_default();
+                    batch.push(first);
+                    batch
+                } else {
+                    let fresh = spare.take().unwrap_or_default();
+                    std::mem::replace(&mut s.values, fresh)
+                };
+                taken.push((batch, Arc::clone(stage)));
                 stage.staged.store(0, Ordering::Relaxed);
                 if by == Sweep::Flush {
                     // On its way to the queue, behind this stage's earlier messages.
@@ -450,7 +496,7 @@ impl Stages {
             s.sealed |= seal;
             // An exited thread's stage is forgotten once empty (values left behind
             // for order's sake are taken by a later sweep).
-            let keep = !seal && (!orphan || !s.values.is_empty());
+            let keep = !seal && (!orphan || s.staged() != 0);
             drop(s);
             if spare.is_none() && !seal {
                 spare = Some(self.spare());
@@ -483,14 +529,26 @@ impl Stage {
                 return Err((why, value));
             }
         }
-        push_erased(&mut s.values, value);
+        // A stream of values takes the second branch (`first` is empty then); a
+        // thread that hands over one value at a time, the first.
+        let count = if s.values.is_empty() {
+            s.stage_first(value)
+        } else {
+            push_erased(&mut s.values, value);
+            s.values.len()
+        };
         s.room -= 1;
-        if s.values.len() >= this.len {
+        let count = if count >= this.len {
+            // A stage of one value (a pool whose capacity is 1) ships it from `first`.
+            s.first_into_values();
             // If the queue is full, the values wait here: the next value tries again,
             // and an idle worker sweeps them.
             stages.ship(this, &mut s.values, tx);
-        }
-        this.staged.store(s.values.len(), Ordering::Relaxed);
+            s.values.len()
+        } else {
+            count
+        };
+        this.staged.store(count, Ordering::Relaxed);
         Ok(())
     }
 
@@ -609,7 +667,7 @@ impl Stages {
         tx: &Sender<Msg>,
     ) -> Result<(), Refused> {
         if s.follow {
-            if !s.values.is_empty() || stage.refusing() {
+            if s.staged() != 0 || stage.refusing() {
                 return Err(Refused::Busy);
             }
             stage.cpu.store(
@@ -621,7 +679,7 @@ impl Stages {
             if s.values.len() >= self.len && !self.ship(stage, &mut s.values, tx) {
                 return Err(Refused::Full);
             }
-            s.room = self.reserve(self.len - s.values.len());
+            s.room = self.reserve(self.len - s.staged());
         }
         if s.room == 0 {
             Err(Refused::Full)
@@ -755,6 +813,64 @@ mod tests {
         assert!(ids(&mine).is_empty());
         mine.remove_first(); // empty: nothing to do
         assert!(mine.first().is_none());
+    }
+
+    /// Records its number in a shared log when dropped.
+    struct Probe(u32, Arc<std::sync::Mutex<Vec<u32>>>);
+
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            self.1.lock().expect("not poisoned").push(self.0);
+        }
+    }
+
+    #[test]
+    fn a_lone_value_waits_on_the_stage_and_a_second_moves_it_into_the_buffer_ahead() {
+        let stages = Stages::new(4, None, false);
+        let closing = AtomicBool::new(false);
+        let (tx, _rx) = channel::bounded(4);
+        let stage = stages.register(&closing).expect("not closing");
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let push = |v: u32| {
+            let pushed = Stage::push(&stage, &stages, &tx, Probe(v, Arc::clone(&log)));
+            assert!(pushed.is_ok(), "room for it");
+        };
+        let dropped = || log.lock().expect("not poisoned").clone();
+        let buffer = stage.state.lock().values.as_ptr();
+        // One value waits on the stage, and is taken without touching the buffer.
+        push(1);
+        assert!(stage.state.lock().first.is_some());
+        assert_eq!(stage.staged.load(Ordering::Relaxed), 1);
+        drop(stages.sweep(Sweep::Worker));
+        assert_eq!(dropped(), [1]);
+        assert_eq!(
+            stage.state.lock().values.as_ptr(),
+            buffer,
+            "the stage kept it"
+        );
+        // A second value moves the first into the buffer, ahead of itself.
+        push(2);
+        push(3);
+        {
+            let s = stage.state.lock();
+            assert!(s.first.is_none());
+            assert_eq!(s.values.len(), 2);
+        }
+        assert_eq!(stage.staged.load(Ordering::Relaxed), 2);
+        drop(stages.sweep(Sweep::Worker));
+        assert_eq!(dropped(), [1, 2, 3]);
+    }
+
+    #[test]
+    fn a_stage_of_one_value_ships_it_at_once() {
+        let stages = Stages::new(1, Some(1), false);
+        let closing = AtomicBool::new(false);
+        let (tx, rx) = channel::bounded(4);
+        let stage = stages.register(&closing).expect("not closing");
+        assert!(Stage::push(&stage, &stages, &tx, 7_u32).is_ok());
+        assert!(rx.try_recv().is_ok(), "shipped");
+        let s = stage.state.lock();
+        assert_eq!((s.first.is_none(), s.values.len()), (true, 0));
     }
 
     #[test]
