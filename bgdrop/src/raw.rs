@@ -29,13 +29,16 @@ type Storage = MaybeUninit<[usize; INLINE_WORDS]>;
 pub(crate) struct Erased {
     storage: Storage,
     /// Drops the value held in `storage`. Invariant: `storage` holds a live value of
-    /// the type this function was instantiated for, placed there by [`Erased::new`].
-    // SAFETY: only `Erased::new` sets it, to `drop_inline::<T>` or `drop_boxed::<T>`
-    // for the very `T` (or `Box<T>`) it wrote into `storage`.
+    /// the type this function was instantiated for, placed there by [`Erased::new`],
+    /// [`push_erased`] or [`put_erased`] (or nothing, for `drop_nothing`).
+    // SAFETY: only those three set it, to `drop_inline::<T>` or `drop_boxed::<T>` for
+    // the very `T` (or `Box<T>`) they wrote into `storage`; `put_erased` sets
+    // `drop_nothing` on an empty storage first, then overwrites both.
     drop_value: unsafe fn(*mut Storage),
 }
 
-// SAFETY: an `Erased` is only ever built by `Erased::new` from a `T: Send`, and it
+// SAFETY: an `Erased` is only ever built from a `T: Send` (by `Erased::new`,
+// `push_erased` or `put_erased`), and it
 // exposes no access to the value other than dropping it, so moving it to another
 // thread moves a `Send` value there.
 unsafe impl Send for Erased {}
