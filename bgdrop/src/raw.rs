@@ -156,6 +156,7 @@ impl Drop for Erased {
 ///
 /// # Safety
 /// None needed: it does nothing.
+// SAFETY: `unsafe` only to match `Erased::drop_value`'s type; it reads nothing.
 unsafe fn drop_nothing(_storage: *mut Storage) {}
 
 /// # Safety
