@@ -815,6 +815,15 @@ mod tests {
         assert!(mine.first().is_none());
     }
 
+    /// A stage of `stages` registered for this thread, and a queue to ship it to.
+    fn registered(stages: &Stages) -> (Arc<Stage>, Sender<Msg>, Receiver<Msg>) {
+        let stage = stages
+            .register(&AtomicBool::new(false))
+            .expect("not closing");
+        let (tx, rx) = channel::bounded(4);
+        (stage, tx, rx)
+    }
+
     /// Records its number in a shared log when dropped.
     struct Probe(u32, Arc<std::sync::Mutex<Vec<u32>>>);
 
@@ -827,9 +836,7 @@ mod tests {
     #[test]
     fn a_lone_value_waits_on_the_stage_and_a_second_moves_it_into_the_buffer_ahead() {
         let stages = Stages::new(4, None, false);
-        let closing = AtomicBool::new(false);
-        let (tx, _rx) = channel::bounded(4);
-        let stage = stages.register(&closing).expect("not closing");
+        let (stage, tx, _rx) = registered(&stages);
         let log = Arc::new(std::sync::Mutex::new(Vec::new()));
         let push = |v: u32| {
             let pushed = Stage::push(&stage, &stages, &tx, Probe(v, Arc::clone(&log)));
@@ -864,9 +871,7 @@ mod tests {
     #[test]
     fn a_stage_of_one_value_ships_it_at_once() {
         let stages = Stages::new(1, Some(1), false);
-        let closing = AtomicBool::new(false);
-        let (tx, rx) = channel::bounded(4);
-        let stage = stages.register(&closing).expect("not closing");
+        let (stage, tx, rx) = registered(&stages);
         assert!(Stage::push(&stage, &stages, &tx, 7_u32).is_ok());
         assert!(rx.try_recv().is_ok(), "shipped");
         let s = stage.state.lock();
@@ -876,9 +881,7 @@ mod tests {
     #[test]
     fn a_following_stage_holds_one_value_and_refuses_values_after_long_waits() {
         let stages = Stages::new(4, None, true);
-        let closing = AtomicBool::new(false);
-        let (tx, _rx) = channel::bounded(4);
-        let stage = stages.register(&closing).expect("not closing");
+        let (stage, tx, _rx) = registered(&stages);
         let push = |v: u32| Stage::push(&stage, &stages, &tx, v).map_err(|(why, _)| why);
         let take = || stages.sweep(Sweep::Worker).len();
         assert_eq!(push(1), Ok(()));
