@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the per-value functions of `benches/handoff.rs` (issue 4, items 3 and 7) one
 # criterion function per process, in alternating order, and prints each one's
-# estimate (criterion's middle value, ns per value).
+# estimate (criterion's middle value: ns per value; for derive_vec1000, µs per
+# `Vec` of 1 000 values, which is again ns per value).
 #
 #   bash benches/handoff_isolated.sh [rounds] [cargo args...]
 #   bash benches/handoff_isolated.sh 5 --features mimalloc
@@ -27,6 +28,8 @@ fns=(
     "tiny/bgdrop derive forced"
     "derive/plain struct"
     "derive/derived, fields under threshold"
+    "derive_vec1000/plain struct"
+    "derive_vec1000/derived, fields under threshold"
 )
 printf 'round\tfunction\tns\n'
 for round in $(seq 1 "$rounds"); do
