@@ -216,3 +216,52 @@ fn the_worker_is_confined_to_one_cpu_while_it_drops_a_value_and_only_then() {
         std::thread::yield_now();
     }
 }
+
+/// This thread's voluntary context switches so far (Linux), from `/proc`.
+fn voluntary_switches() -> u64 {
+    let status = std::fs::read_to_string("/proc/thread-self/status").expect("Linux /proc");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a voluntary_ctxt_switches line")
+}
+
+#[test]
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+fn a_thread_that_never_blocks_between_its_values_drops_them_itself() {
+    let pool = follow_pool("bgdrop-follow-spin");
+    let counter = Counter::new();
+    let before = pool.stats();
+    let blocked_before = voluntary_switches();
+    // Between two values this thread only spins and yields, which leaves it
+    // runnable: a worker gets its CPU only when the scheduler lends it a slice.
+    let deadline = std::time::Instant::now() + Duration::from_mins(1);
+    for i in 1..=10 {
+        pool.drop(counter.token());
+        if i == 1 {
+            // The first value waits for a worker (there is no earlier count to
+            // compare with). Wait until it is dropped, without blocking.
+            while counter.get() == 0 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the first value waits"
+                );
+                std::thread::yield_now();
+            }
+        }
+    }
+    let blocked = voluntary_switches() - blocked_before;
+    let stats = pool.stats();
+    let deferred = stats.deferred - before.deferred;
+    // Each time this thread did block (nothing here should), one more value could
+    // have been deferred.
+    assert!(deferred >= 1, "{stats:?}");
+    assert!(
+        deferred <= 1 + blocked,
+        "blocked {blocked} times: {stats:?}"
+    );
+    assert_eq!(stats.inline_busy - before.inline_busy, 10 - deferred);
+    pool.flush();
+    assert_eq!(counter.get(), 10);
+}

@@ -370,14 +370,17 @@ impl Builder {
     ///
     /// Each thread holds at most one value waiting in its stage: a value handed over
     /// while the thread's previous one has not been taken yet (its CPU had no idle
-    /// time since) is dropped right there, counted in [`Stats::inline_busy`]. And
-    /// when a worker had to wait over a millisecond for the thread's CPU while the
-    /// thread kept it busy, the worker leaves that CPU again and drops the value it
-    /// came for on its own CPUs (the scheduler had given it a slice of the thread's
-    /// time), and the thread drops its next 4 values itself, twice as many after
-    /// each such wait in a row, up to 256, rather than have a worker wait on its CPU
-    /// again. A loop that never sleeps thus drops its values itself, at about the
-    /// speed it would without a pool, and never piles them up.
+    /// time since) is dropped right there, counted in [`Stats::inline_busy`]. So is
+    /// a value handed over by a thread that has not blocked since its previous one
+    /// (on 64-bit Linux, its count of voluntary context switches has not moved): a
+    /// thread that never sleeps leaves its CPU no idle time to free the value in.
+    /// And when a worker had to wait over a millisecond for the thread's CPU while
+    /// the thread kept it busy anyway, the worker leaves that CPU again and drops
+    /// the value it came for on its own CPUs (the scheduler had given it a slice of
+    /// the thread's time), and the thread drops its next 4 values itself, twice as
+    /// many after each such wait in a row, up to 256, rather than have a worker
+    /// wait on its CPU again. A loop that never sleeps thus drops its values
+    /// itself, at about the speed it would without a pool, and never piles them up.
     ///
     /// Not for threads that hand over many values at once (most of a burst is
     /// dropped inline), nor under [`FullPolicy::Block`], which does not stage.

@@ -406,6 +406,43 @@ pub(crate) fn current_cpu() -> Option<u32> {
     None
 }
 
+/// How many times the calling thread has blocked so far (its voluntary context
+/// switches, from Linux's `getrusage(RUSAGE_THREAD)`), or `None` where that is unknown
+/// (not 64-bit Linux, the call failed, or under loom). Two readings that differ tell
+/// that the thread slept, or waited for something, in between.
+#[cfg(all(target_os = "linux", target_pointer_width = "64", not(loom)))]
+pub(crate) fn voluntary_switches() -> Option<u64> {
+    use std::ffi::{c_int, c_long};
+
+    /// `struct rusage` on 64-bit Linux: two `struct timeval`s of two `long`s each,
+    /// then fourteen `long` counters, of which `ru_nvcsw` is the thirteenth.
+    #[repr(C)]
+    struct Rusage {
+        times: [c_long; 4],
+        counters: [c_long; 14],
+    }
+    const RUSAGE_THREAD: c_int = 1;
+    // SAFETY: the declaration matches glibc's and musl's `int getrusage(int, struct
+    // rusage *)`; on 64-bit Linux `time_t` and `suseconds_t` are `long`, so `Rusage`
+    // has the layout of a `struct rusage`.
+    unsafe extern "C" {
+        fn getrusage(who: c_int, usage: *mut Rusage) -> c_int;
+    }
+    let mut usage = Rusage {
+        times: [0; 4],
+        counters: [0; 14],
+    };
+    // SAFETY: `usage` is a live, writable `Rusage`, which the call fills and does not
+    // retain.
+    let ok = unsafe { getrusage(RUSAGE_THREAD, &raw mut usage) } == 0;
+    ok.then(|| u64::try_from(usage.counters[12]).unwrap_or(0))
+}
+
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64", not(loom))))]
+pub(crate) fn voluntary_switches() -> Option<u64> {
+    None
+}
+
 #[cfg(target_os = "linux")]
 mod affinity {
     use super::CpuSet;
@@ -464,6 +501,22 @@ mod tests {
         fn drop(&mut self) {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
+    }
+
+    #[test]
+    #[cfg(all(target_os = "linux", target_pointer_width = "64", not(loom)))]
+    fn a_sleep_counts_as_a_voluntary_switch_and_a_busy_loop_does_not() {
+        let before = voluntary_switches().expect("getrusage on Linux");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let slept = voluntary_switches().expect("getrusage on Linux");
+        assert!(slept > before, "{before} -> {slept}");
+        // Reading the count does not block: two readings in a row (nothing else
+        // between them that could block) agree.
+        let again = voluntary_switches().expect("getrusage on Linux");
+        let busy: u64 = (0..1_000_u64).map(std::hint::black_box).sum();
+        assert_eq!(busy, 499_500);
+        let after = voluntary_switches().expect("getrusage on Linux");
+        assert_eq!(after, again);
     }
 
     #[test]

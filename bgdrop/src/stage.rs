@@ -196,6 +196,11 @@ struct StageState {
     /// `Builder::follow_caller_cpu`: the stage holds one value at most, and notes
     /// its thread's CPU at each hand-off.
     follow: bool,
+    /// `Builder::follow_caller_cpu`: how many times the stage's thread had blocked
+    /// ([`raw::voluntary_switches`](crate::raw::voluntary_switches)) when it last
+    /// handed over a value that a worker could have taken; `None` before that, or
+    /// where the count is unknown.
+    switches: Option<u64>,
 }
 
 impl StageState {
@@ -403,6 +408,7 @@ impl Stages {
                 room: 0,
                 sealed: false,
                 follow: self.follow,
+                switches: None,
             }),
             len: self.len,
             staged: AtomicUsize::new(0),
@@ -670,6 +676,17 @@ impl Stages {
             if s.staged() != 0 || stage.refusing() {
                 return Err(Refused::Busy);
             }
+            // A thread that has not blocked since its last such value has kept its
+            // CPU busy all that time: a worker would wait for that CPU in vain, and
+            // take a slice of the thread's time when it got it. The thread drops the
+            // value itself instead, without a worker having to find that out. Read
+            // here, once per value a worker could take, not for each value of a
+            // burst (those are refused above).
+            let switches = crate::raw::voluntary_switches();
+            let before = std::mem::replace(&mut s.switches, switches);
+            if before.is_some() && before == switches {
+                return Err(Refused::Busy);
+            }
             stage.cpu.store(
                 crate::raw::current_cpu().unwrap_or(NO_CPU),
                 Ordering::Relaxed,
@@ -884,9 +901,16 @@ mod tests {
         let (stage, tx, _rx) = registered(&stages);
         let push = |v: u32| Stage::push(&stage, &stages, &tx, v).map_err(|(why, _)| why);
         let take = || stages.sweep(Sweep::Worker).len();
+        // Stands for this thread blocking before its next value, as a loop that
+        // sleeps between frames does: the count its last value saw is forgotten.
+        let block = || stage.state.lock().switches = None;
         assert_eq!(push(1), Ok(()));
         assert_eq!(push(2), Err(Refused::Busy), "the first value still waits");
         assert_eq!(take(), 1);
+        if crate::raw::voluntary_switches().is_some() {
+            assert_eq!(push(3), Err(Refused::Busy), "this thread has not blocked");
+        }
+        block();
         assert_eq!(push(3), Ok(()));
         assert_eq!(take(), 1);
         // A worker waited long for the thread's CPU: 4 values refused, then 8.
@@ -895,6 +919,7 @@ mod tests {
             for _ in 0..refused {
                 assert_eq!(push(0), Err(Refused::Busy));
             }
+            block();
             assert_eq!(push(4), Ok(()));
             assert_eq!(take(), 1);
         }
@@ -904,6 +929,7 @@ mod tests {
         for _ in 0..4 {
             assert_eq!(push(0), Err(Refused::Busy));
         }
+        block();
         assert_eq!(push(5), Ok(()));
     }
 

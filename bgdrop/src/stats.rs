@@ -43,8 +43,10 @@ pub struct Stats {
     pub inline_full: u64,
     /// With [`Builder::follow_caller_cpu`](crate::Builder::follow_caller_cpu): values
     /// dropped on the caller's thread because its previous value was still waiting
-    /// for a worker to reach its CPU, or because a worker had recently waited long
-    /// there while the thread kept that CPU busy. Always 0 for other pools.
+    /// for a worker to reach its CPU, because the thread had not blocked since its
+    /// previous value (it left its CPU no idle time), or because a worker had
+    /// recently waited long there while the thread kept that CPU busy. Always 0 for
+    /// other pools.
     pub inline_busy: u64,
     /// Values dropped on the caller's thread because the pool has no worker (none could
     /// be spawned).
