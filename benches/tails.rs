@@ -45,7 +45,13 @@
 //!   of its thread, from `/proc`) while warm and once idle for over a second, and how
 //!   long a value handed to an idle pool waits before it is dropped.
 //!
-//! `TAILS_ONLY=sparse,paced,b2b,scatter,idle` selects parts (all by default).
+//! - `streak`: back-to-back frames as in `b2b`, but each contender in one unbroken
+//!   run of `STREAK_FRAMES` frames (default 1 500), inline and then the
+//!   `follow_caller_cpu` pool: how that option does over a long stretch of a loop
+//!   that never sleeps, which `b2b`'s blocks of 50 (separated by sleeps and
+//!   flushes) do not show.
+//!
+//! `TAILS_ONLY=sparse,paced,b2b,streak,scatter,idle` selects parts (all by default).
 
 #![allow(
     clippy::cast_precision_loss,
@@ -65,8 +71,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 fn main() {
-    let only =
-        std::env::var("TAILS_ONLY").unwrap_or_else(|_| "sparse,paced,b2b,scatter,idle".into());
+    let only = std::env::var("TAILS_ONLY")
+        .unwrap_or_else(|_| "sparse,paced,b2b,streak,scatter,idle".into());
     common::print_header("tails");
     let d = Droppers::new();
     if only.contains("sparse") {
@@ -77,6 +83,9 @@ fn main() {
     }
     if only.contains("b2b") {
         frames(&d, false);
+    }
+    if only.contains("streak") {
+        streak(&d);
     }
     if only.contains("scatter") {
         scatter(&d);
@@ -454,6 +463,44 @@ fn frames(d: &Droppers, paced: bool) {
         );
     }
     report_frames(&mut run, n, paced);
+}
+
+/// `n` back-to-back frames that build a map and give it to `discard`; each frame's
+/// time, in ns.
+fn frames_in_a_row(n: usize, mut discard: impl FnMut(HashMap<u64, Vec<u8>>)) -> Vec<u64> {
+    (0..n as u64)
+        .map(|f| {
+            let start = Instant::now();
+            let map = build_map(f);
+            black_box(&map);
+            discard(map);
+            start.elapsed().as_nanos() as u64
+        })
+        .collect()
+}
+
+/// Back-to-back frames, one unbroken run per contender: inline, then the
+/// `follow_caller_cpu` pool.
+fn streak(d: &Droppers) {
+    const FOLLOW: &str = "bgdrop pool, follow_caller_cpu";
+    let n = env_or("STREAK_FRAMES", 1500);
+    let pool = &d.follow_pool;
+    pool.flush();
+    let inline = frames_in_a_row(n, drop);
+    let before = pool.stats();
+    let follow = frames_in_a_row(n, |map| pool.drop(map));
+    pool.flush();
+    let after = pool.stats();
+    println!(
+        "\n## streak: back-to-back frames, each builds and hands off a 20 000-entry map, {n} frames in one run per contender — frame time"
+    );
+    let mut results = vec![("inline", inline), (FOLLOW, follow)];
+    table(&mut results, "inline", |name| name);
+    println!(
+        "{FOLLOW}: {} deferred, {} dropped by the loop (inline busy)",
+        after.deferred - before.deferred,
+        after.inline_busy - before.inline_busy
+    );
 }
 
 /// Paced frames that get rid of a map's 20 000 small values one by one.
