@@ -372,8 +372,9 @@ impl Builder {
     /// while the thread's previous one has not been taken yet (its CPU had no idle
     /// time since) is dropped right there, counted in [`Stats::inline_busy`]. So is
     /// a value handed over by a thread that has not blocked since its previous one
-    /// (on 64-bit Linux, its count of voluntary context switches has not moved): a
-    /// thread that never sleeps leaves its CPU no idle time to free the value in.
+    /// (on 64-bit Linux, its count of voluntary context switches has not moved, read
+    /// with one system call per value a worker could take): a thread that never
+    /// sleeps leaves its CPU no idle time to free the value in.
     /// And when a worker had to wait over a millisecond for the thread's CPU while
     /// the thread kept it busy anyway, the worker leaves that CPU again and drops
     /// the value it came for on its own CPUs (the scheduler had given it a slice of
