@@ -150,6 +150,12 @@ pub(crate) struct Stage {
     /// The next refusal's or roam's length, doubled by each long wait in a row;
     /// written by workers only.
     refusal: std::sync::atomic::AtomicU32,
+    /// With `Builder::follow_caller_cpu`: set when the thread dropped a value itself
+    /// because it had not blocked since its previous one, cleared by the workers'
+    /// next sweep ([`Stages::recheck`]). Until then the thread drops its values
+    /// without reading its count again, so that a burst costs one system call, not
+    /// one per value. A hint, never a condition: a std atomic even under loom.
+    unblocked: std::sync::atomic::AtomicBool,
     /// With `Builder::follow_caller_cpu`: the Linux thread id of the stage's thread
     /// (0 if unknown), whose state tells a worker why it had to wait for its CPU.
     tid: u32,
@@ -392,6 +398,19 @@ impl Stages {
             .collect()
     }
 
+    /// `Builder::follow_caller_cpu`: lets every thread that dropped a value because
+    /// it had not blocked since its previous one read its count again at its next
+    /// value (see [`Stage::unblocked`]). Called by each sweep of a following worker.
+    pub(crate) fn recheck(&self) {
+        for stage in lock(&self.registry).iter() {
+            if stage.unblocked.load(std::sync::atomic::Ordering::Relaxed) {
+                stage
+                    .unblocked
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+
     /// A new stage for the current thread, unless the pool is closing.
     fn register(&self, closing: &AtomicBool) -> Option<Arc<Stage>> {
         let mut registry = lock(&self.registry);
@@ -417,6 +436,7 @@ impl Stages {
             refuse: std::sync::atomic::AtomicU32::new(0),
             roam: std::sync::atomic::AtomicU32::new(0),
             refusal: std::sync::atomic::AtomicU32::new(0),
+            unblocked: std::sync::atomic::AtomicBool::new(false),
             // Registered by the stage's own thread, on its first value for the pool.
             tid: if self.follow {
                 current_tid().unwrap_or(0)
@@ -673,18 +693,25 @@ impl Stages {
         tx: &Sender<Msg>,
     ) -> Result<(), Refused> {
         if s.follow {
-            if s.staged() != 0 || stage.refusing() {
+            if s.staged() != 0
+                || stage.refusing()
+                || stage.unblocked.load(std::sync::atomic::Ordering::Relaxed)
+            {
                 return Err(Refused::Busy);
             }
             // A thread that has not blocked since its last such value has kept its
             // CPU busy all that time: a worker would wait for that CPU in vain, and
             // take a slice of the thread's time when it got it. The thread drops the
             // value itself instead, without a worker having to find that out. Read
-            // here, once per value a worker could take, not for each value of a
-            // burst (those are refused above).
+            // once per value a worker could take; after a refusal, not again until
+            // the workers' next sweep (`unblocked`), so not for each value of a
+            // burst.
             let switches = crate::raw::voluntary_switches();
             let before = std::mem::replace(&mut s.switches, switches);
             if before.is_some() && before == switches {
+                stage
+                    .unblocked
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
                 return Err(Refused::Busy);
             }
             stage.cpu.store(
@@ -902,15 +929,23 @@ mod tests {
         let push = |v: u32| Stage::push(&stage, &stages, &tx, v).map_err(|(why, _)| why);
         let take = || stages.sweep(Sweep::Worker).len();
         // Stands for this thread blocking before its next value, as a loop that
-        // sleeps between frames does: the count its last value saw is forgotten.
-        let block = || stage.state.lock().switches = None;
+        // sleeps between frames does: the count its last value saw is forgotten,
+        // and a worker sweeps meanwhile.
+        let block = || {
+            stage.state.lock().switches = None;
+            stages.recheck();
+        };
+        let unblocked = || stage.unblocked.load(Ordering::Relaxed);
         assert_eq!(push(1), Ok(()));
         assert_eq!(push(2), Err(Refused::Busy), "the first value still waits");
         assert_eq!(take(), 1);
         if crate::raw::voluntary_switches().is_some() {
             assert_eq!(push(3), Err(Refused::Busy), "this thread has not blocked");
+            assert!(unblocked(), "its next values are refused without a reading");
+            assert_eq!(push(3), Err(Refused::Busy));
         }
         block();
+        assert!(!unblocked(), "the sweep lets it read its count again");
         assert_eq!(push(3), Ok(()));
         assert_eq!(take(), 1);
         // A worker waited long for the thread's CPU: 4 values refused, then 8.

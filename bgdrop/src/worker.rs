@@ -522,6 +522,7 @@ impl Shared {
             any |= self.run_taken(index, taken);
         }
         follower.go_home();
+        self.stages.recheck();
         // The stages of threads that have exited, which the sweep forgets once empty.
         let orphans = self
             .stages
