@@ -403,10 +403,8 @@ impl Stages {
     /// value (see [`Stage::unblocked`]). Called by each sweep of a following worker.
     pub(crate) fn recheck(&self) {
         for stage in lock(&self.registry).iter() {
-            if stage.unblocked.load(std::sync::atomic::Ordering::Relaxed) {
-                stage
-                    .unblocked
-                    .store(false, std::sync::atomic::Ordering::Relaxed);
+            if stage.unblocked.load(Ordering::Relaxed) {
+                stage.unblocked.store(false, Ordering::Relaxed);
             }
         }
     }
@@ -693,10 +691,7 @@ impl Stages {
         tx: &Sender<Msg>,
     ) -> Result<(), Refused> {
         if s.follow {
-            if s.staged() != 0
-                || stage.refusing()
-                || stage.unblocked.load(std::sync::atomic::Ordering::Relaxed)
-            {
+            if s.staged() != 0 || stage.refusing() || stage.unblocked.load(Ordering::Relaxed) {
                 return Err(Refused::Busy);
             }
             // A thread that has not blocked since its last such value has kept its
@@ -709,9 +704,7 @@ impl Stages {
             let switches = crate::raw::voluntary_switches();
             let before = std::mem::replace(&mut s.switches, switches);
             if before.is_some() && before == switches {
-                stage
-                    .unblocked
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                stage.unblocked.store(true, Ordering::Relaxed);
                 return Err(Refused::Busy);
             }
             stage.cpu.store(
