@@ -148,17 +148,26 @@ fn a_pool_that_blocks_when_full_does_not_stage_and_ignores_it() {
     assert_eq!((stats.deferred, stats.inline()), (100, 0), "{stats:?}");
 }
 
+/// The value of the line starting with `key` in the `/proc` status file `path`
+/// (Linux).
+#[cfg(target_os = "linux")]
+fn status_line(path: &str, key: &str) -> String {
+    let status = std::fs::read_to_string(path).expect("a thread's status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .unwrap_or_else(|| panic!("a {key} line in {path}"))
+        .trim()
+        .to_owned()
+}
+
 /// The CPUs a thread of this process may run on, from `/proc` (Linux).
 #[cfg(target_os = "linux")]
 fn cpus_allowed(task: &str) -> String {
-    let status = std::fs::read_to_string(format!("/proc/self/task/{task}/status"))
-        .expect("the thread's status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-        .expect("a Cpus_allowed_list line")
-        .trim()
-        .to_owned()
+    status_line(
+        &format!("/proc/self/task/{task}/status"),
+        "Cpus_allowed_list:",
+    )
 }
 
 /// The `/proc/self/task` entry of the thread named `name`.
@@ -217,14 +226,12 @@ fn the_worker_is_confined_to_one_cpu_while_it_drops_a_value_and_only_then() {
     }
 }
 
-/// This thread's voluntary context switches so far (Linux), from `/proc`.
+/// This thread's voluntary context switches so far, from `/proc` (Linux).
+#[cfg(target_os = "linux")]
 fn voluntary_switches() -> u64 {
-    let status = std::fs::read_to_string("/proc/thread-self/status").expect("Linux /proc");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("a voluntary_ctxt_switches line")
+    status_line("/proc/thread-self/status", "voluntary_ctxt_switches:")
+        .parse()
+        .expect("a count")
 }
 
 #[test]
