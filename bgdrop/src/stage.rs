@@ -492,13 +492,13 @@ impl Stages {
             // ones now would drop them first.
             let in_order = by != Sweep::Worker || stage.in_flight.load(Ordering::Relaxed) == 0;
             if s.staged() != 0 && in_order {
+                let fresh = spare.take().unwrap_or_default();
                 let batch = if let Some(first) = s.first.take() {
-                    // The stage keeps its buffer; the value leaves in a spare one.
-                    let mut batch = spare.take().unwrap_or_default();
+                    // The stage keeps its buffer; the value leaves in the spare one.
+                    let mut batch = fresh;
                     batch.push(first);
                     batch
                 } else {
-                    let fresh = spare.take().unwrap_or_default();
                     std::mem::replace(&mut s.values, fresh)
                 };
                 taken.push((batch, Arc::clone(stage)));
