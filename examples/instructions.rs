@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! cargo build --release --example instructions
-//! for mode in plain derived inline if_costly; do
+//! for mode in plain derived plain_lib derived_lib inline if_costly; do
 //!   for n in 100000 200000; do
 //!     valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 //!       target/release/examples/instructions $mode $n 2>&1 | grep Collected
@@ -14,7 +14,9 @@
 //! The per-value cost of a mode is the difference of its two totals divided by
 //! 100 000 (start-up cancels out). `plain` and `derived` drop a struct of a 16-byte
 //! `Vec<u8>` and a `String`, without and with `#[derive(BackgroundDrop)]` (both fields
-//! `#[bgdrop(threshold = 64)]`, so both stay inline); `inline` and `if_costly` drop a
+//! `#[bgdrop(threshold = 64)]`, so both stay inline); `plain_lib` and `derived_lib`
+//! drop the same structs compiled into another crate (the suite's library), as for a
+//! user whose types live in a library; `inline` and `if_costly` drop a
 //! 16-byte `Vec<u8>` directly and through `Bgdrop::drop_if_costly`. Each value is
 //! allocated in the loop, so every mode includes one allocation and free per buffer.
 
@@ -36,9 +38,17 @@ fn main() {
         "derived" => (0..n).for_each(|_| {
             black_box(Derived::sample());
         }),
+        "plain_lib" => (0..n).for_each(|_| {
+            black_box(bgdrop_suite::two_fields::Plain::sample());
+        }),
+        "derived_lib" => (0..n).for_each(|_| {
+            black_box(bgdrop_suite::two_fields::Derived::sample());
+        }),
         "inline" => (0..n).for_each(|_| drop(black_box(vec![7u8; 16]))),
         "if_costly" => (0..n).for_each(|_| pool.drop_if_costly(black_box(vec![7u8; 16]))),
         "forced" => (0..n).for_each(|_| pool.drop(black_box(vec![7u8; 16]))),
-        other => panic!("unknown mode {other}: plain, derived, inline, if_costly or forced"),
+        other => panic!(
+            "unknown mode {other}: plain, derived, plain_lib, derived_lib, inline, if_costly or forced"
+        ),
     }
 }

@@ -247,6 +247,11 @@ fn drop_impl(plan: &Plan<'_, '_>) -> TokenStream {
     quote! {
         #[automatically_derived]
         impl #impl_generics __bgdrop::core::ops::Drop for #ident #ty_generics #where_clause {
+            // Inlinable across crates: a type defined in a library and dropped
+            // elsewhere would otherwise call its `drop` (the threshold checks) out of
+            // line, 13 instructions over the plain struct instead of 7 (callgrind,
+            // `examples/instructions.rs`, `plain_lib` / `derived_lib`).
+            #[inline]
             fn drop(&mut self) {
                 #thresholds
                 #body

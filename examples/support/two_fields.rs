@@ -1,31 +1,42 @@
 //! The struct of issue 4's item 7 (derive overhead), with and without
 //! `#[derive(BackgroundDrop)]`: shared by `examples/instructions.rs`,
 //! `examples/handoff_probe.rs` and `benches/handoff.rs`, so that all three measure
-//! the same type.
+//! the same type. The suite's library (`tests/support/lib.rs`) includes it too, so
+//! that `examples/instructions.rs` can also drop the types from another crate, as a
+//! user whose types live in a library does.
+#![allow(
+    unreachable_pub,
+    reason = "public for the suite's library; a private module where the examples include it"
+)]
 
 use bgdrop::BackgroundDrop;
 
 /// Two small fields, both marked with a threshold they stay under.
 #[allow(dead_code, reason = "the fields exist to be dropped")]
 #[derive(BackgroundDrop)]
-pub(crate) struct Derived {
+pub struct Derived {
+    /// 16 bytes in [`Derived::sample`].
     #[bgdrop(threshold = 64)]
-    pub(crate) bytes: Vec<u8>,
+    pub bytes: Vec<u8>,
+    /// A short name in [`Derived::sample`].
     #[bgdrop(threshold = 64)]
-    pub(crate) name: String,
+    pub name: String,
 }
 
 /// The same fields without the derive.
 #[allow(dead_code, reason = "the fields exist to be dropped")]
-pub(crate) struct Plain {
-    pub(crate) bytes: Vec<u8>,
-    pub(crate) name: String,
+pub struct Plain {
+    /// 16 bytes in [`Plain::sample`].
+    pub bytes: Vec<u8>,
+    /// A short name in [`Plain::sample`].
+    pub name: String,
 }
 
 impl Derived {
     /// A 16-byte `Vec` and a short `String`: both cost 1, under the threshold of 64.
     #[inline]
-    pub(crate) fn sample() -> Self {
+    #[must_use]
+    pub fn sample() -> Self {
         Derived {
             bytes: vec![1; 16],
             name: "entity".to_owned(),
@@ -35,7 +46,8 @@ impl Derived {
     /// Both fields empty: dropping the struct frees nothing.
     #[inline]
     #[allow(dead_code, reason = "not every user of this module drops empty values")]
-    pub(crate) fn empty() -> Self {
+    #[must_use]
+    pub fn empty() -> Self {
         Derived {
             bytes: Vec::new(),
             name: String::new(),
@@ -46,7 +58,8 @@ impl Derived {
 impl Plain {
     /// The same values as [`Derived::sample`].
     #[inline]
-    pub(crate) fn sample() -> Self {
+    #[must_use]
+    pub fn sample() -> Self {
         Plain {
             bytes: vec![1; 16],
             name: "entity".to_owned(),
@@ -56,7 +69,8 @@ impl Plain {
     /// The same values as [`Derived::empty`].
     #[inline]
     #[allow(dead_code, reason = "not every user of this module drops empty values")]
-    pub(crate) fn empty() -> Self {
+    #[must_use]
+    pub fn empty() -> Self {
         Plain {
             bytes: Vec::new(),
             name: String::new(),
