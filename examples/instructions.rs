@@ -4,7 +4,7 @@
 //! ```sh
 //! cargo build --release --example instructions
 //! for mode in plain derived plain_lib derived_lib inline if_costly; do
-//!   for n in 100000 200000; do
+//!   for n in 100000 300000; do
 //!     valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 //!       target/release/examples/instructions $mode $n 2>&1 | grep Collected
 //!   done
@@ -12,7 +12,8 @@
 //! ```
 //!
 //! The per-value cost of a mode is the difference of its two totals divided by
-//! 100 000 (start-up cancels out). `plain` and `derived` drop a struct of a 16-byte
+//! 200 000 (start-up cancels out; keep the fraction, as a division down to whole
+//! instructions can move a difference between two modes by one). `plain` and `derived` drop a struct of a 16-byte
 //! `Vec<u8>` and a `String`, without and with `#[derive(BackgroundDrop)]` (both fields
 //! `#[bgdrop(threshold = 64)]`, so both stay inline); `plain_lib` and `derived_lib`
 //! drop the same structs compiled into another crate (the suite's library), as for a

@@ -116,13 +116,11 @@ impl Mine {
 }
 
 /// One thread's buffer for one pool, aligned to a 128-byte block (a pair of lines
-/// that the caller's cache may fetch together). The lock's state fills the first
-/// block, with the lock's flag at its end; `len`, `staged` and the fields of
-/// `Builder::follow_caller_cpu` begin the second, so a lone value's hand-off
-/// touches three lines over two blocks. A layout that put everything the hand-off
-/// touches in the first block (the `sealed` and `follow` flags and the count of
-/// switches moved out of the lock's state) made no difference that eight
-/// alternations of `TAILS_ONLY=sparse` could see, so it was not kept.
+/// that the caller's cache may fetch together). The lock and its state fill the
+/// first block; `len`, `staged` and the fields of `Builder::follow_caller_cpu` begin
+/// the second, so a lone value's hand-off touches lines of both. Putting all it
+/// touches in the first block made no difference that eight alternations of
+/// `TAILS_ONLY=sparse` could see (`benches/RESULTS.md`, tenth session).
 #[repr(align(128))]
 pub(crate) struct Stage {
     state: SpinLock<StageState>,

@@ -4,15 +4,15 @@
 //! thread it ran on in a [`Log`], so a test can assert where each field was dropped.
 
 use bgdrop::{Bgdrop, DropCost};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::{self, ThreadId};
 
 /// The two structs of issue 4's item 7, compiled into this library as well:
 /// `examples/instructions.rs` drops them from another crate (`plain_lib`,
 /// `derived_lib`), where the derive's `Drop` is inlined only if it is `#[inline]`.
 #[path = "../../examples/support/two_fields.rs"]
 pub mod two_fields;
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::{self, ThreadId};
 
 /// Where each witness was dropped, by name.
 #[derive(Clone, Default)]
