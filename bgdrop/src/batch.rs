@@ -68,7 +68,7 @@ impl Default for Batch {
 }
 
 impl Batch {
-    /// An empty batch for the [global](crate::global) pool.
+    /// An empty batch for the [global](fn@crate::global) pool.
     #[must_use]
     pub fn new() -> Self {
         Batch::with_pool(crate::global())

@@ -6,7 +6,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::{Deref, DerefMut};
 
-/// A wrapper whose drop hands the inner value to the [global](crate::global) pool.
+/// A wrapper whose drop hands the inner value to the [global](fn@crate::global) pool.
 ///
 /// Use it for a value that lives in a struct or a collection and is big to free:
 /// whoever drops the wrapper (or the struct holding it) pays a hand-off instead of

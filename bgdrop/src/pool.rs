@@ -528,7 +528,7 @@ impl Builder {
         (pool, result.err())
     }
 
-    /// Builds this pool and makes it the global one, used by [`global`](crate::global),
+    /// Builds this pool and makes it the global one, used by [`global`](fn@crate::global),
     /// [`defer`](crate::defer), [`Deferred`](crate::Deferred) and the derive.
     ///
     /// # Errors
@@ -559,7 +559,7 @@ impl Builder {
 /// last handle returns only after they have exited: no value is lost.
 ///
 /// Most programs do not need their own pool: [`defer`](crate::defer) and
-/// [`Deferred`](crate::Deferred) use the [global](crate::global) one.
+/// [`Deferred`](crate::Deferred) use the [global](fn@crate::global) one.
 ///
 /// # Examples
 ///

@@ -65,7 +65,7 @@ impl<T: Send + 'static> Drop for Inner<T> {
 }
 
 impl<T: Send + 'static> Shared<T> {
-    /// Shares `value`; it will be freed on the [global](crate::global) pool.
+    /// Shares `value`; it will be freed on the [global](fn@crate::global) pool.
     #[must_use]
     pub fn new(value: T) -> Self {
         Shared::from_parts(value, None)

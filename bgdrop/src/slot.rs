@@ -19,8 +19,7 @@ use std::sync::PoisonError;
 ///   current value (a read lock held for one reference-count increment), stamped with
 ///   its version. Holding it never blocks the publisher.
 /// - [`wait_newer`](Slot::wait_newer) blocks until a version newer than one you have
-///   seen is published (async: [`wait_newer_async`](Slot::wait_newer_async), feature
-///   `async`).
+///   seen is published (async: `Slot::wait_newer_async`, with the feature `async`).
 ///
 /// Versions start at 0 for the value the slot is created with and grow by one with
 /// each publication. Readers see the latest value only: a reader that is slow to look
@@ -134,7 +133,7 @@ impl<T: Send + fmt::Debug + 'static> fmt::Debug for Snapshot<T> {
 
 impl<T: Send + Sync + 'static> Slot<T> {
     /// A slot holding `value` as version 0; replaced values are freed on the
-    /// [global](crate::global) pool.
+    /// [global](fn@crate::global) pool.
     #[must_use]
     pub fn new(value: T) -> Self {
         Slot::build(value, None)
