@@ -2,7 +2,7 @@
 //! publisher or on the readers.
 
 use bgdrop::{Bgdrop, Slot};
-use bgdrop_suite::Log;
+use bgdrop_suite::{Log, task_id, wait_until_asleep};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -69,15 +69,17 @@ fn a_replaced_value_lives_while_a_reader_holds_it_then_is_freed_on_a_worker() {
 fn wait_newer_blocks_until_a_newer_version_is_published() {
     let slot = Arc::new(Slot::new(0u32));
     let published = Arc::new(AtomicBool::new(false));
+    let (task_tx, task_rx) = std::sync::mpsc::channel();
     let waiter = {
         let (slot, published) = (Arc::clone(&slot), Arc::clone(&published));
         thread::spawn(move || {
+            task_tx.send(task_id()).unwrap();
             let snap = slot.wait_newer(0);
             assert!(published.load(Ordering::SeqCst), "returned before publish");
             (*snap, snap.version())
         })
     };
-    thread::sleep(Duration::from_millis(50));
+    wait_until_asleep(task_rx.recv().unwrap().as_deref());
     published.store(true, Ordering::SeqCst);
     slot.publish(7);
     assert_eq!(waiter.join().unwrap(), (7, 1));
@@ -111,13 +113,19 @@ fn wait_newer_timeout_gives_up() {
 #[test]
 fn many_waiters_all_wake() {
     let slot = Arc::new(Slot::new(0u32));
+    let (task_tx, task_rx) = std::sync::mpsc::channel();
     let waiters: Vec<_> = (0..6)
         .map(|_| {
-            let slot = Arc::clone(&slot);
-            thread::spawn(move || slot.wait_newer(0).version())
+            let (slot, task_tx) = (Arc::clone(&slot), task_tx.clone());
+            thread::spawn(move || {
+                task_tx.send(task_id()).unwrap();
+                slot.wait_newer(0).version()
+            })
         })
         .collect();
-    thread::sleep(Duration::from_millis(30));
+    for task in task_rx.iter().take(6) {
+        wait_until_asleep(task.as_deref());
+    }
     slot.publish(1);
     for w in waiters {
         assert_eq!(w.join().unwrap(), 1);
@@ -261,8 +269,10 @@ mod asynchronous {
         let slot = Arc::new(Slot::new(0u32));
         let publisher = {
             let slot = Arc::clone(&slot);
+            let waiter = task_id();
             thread::spawn(move || {
-                thread::sleep(Duration::from_millis(30));
+                // Once this thread has parked in `block_on`, waiting for the value.
+                wait_until_asleep(waiter.as_deref());
                 slot.publish(9)
             })
         };
@@ -276,9 +286,11 @@ mod asynchronous {
     #[test]
     fn many_async_waits_in_a_row_see_every_wake() {
         let slot = Arc::new(Slot::new(0u64));
+        let (task_tx, task_rx) = std::sync::mpsc::channel();
         let reader = {
             let slot = Arc::clone(&slot);
             thread::spawn(move || {
+                task_tx.send(task_id()).unwrap();
                 let mut seen = 0;
                 while seen < 100 {
                     seen = block_on(slot.wait_newer_async(seen)).version();
@@ -286,10 +298,12 @@ mod asynchronous {
                 seen
             })
         };
+        let reader_task = task_rx.recv().unwrap();
         for i in 1..=100 {
             slot.publish(i);
             if i % 10 == 0 {
-                thread::sleep(Duration::from_millis(1));
+                // Let the reader catch up and park again before the next ten.
+                wait_until_asleep(reader_task.as_deref());
             }
         }
         assert_eq!(reader.join().unwrap(), 100);

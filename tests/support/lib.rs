@@ -152,6 +152,41 @@ pub fn pool() -> Bgdrop {
         .expect("spawn a worker")
 }
 
+/// The calling thread's entry in `/proc/self/task`, for [`wait_until_asleep`]:
+/// `None` where `/proc` is not there.
+#[must_use]
+pub fn task_id() -> Option<String> {
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    Some(link.file_name()?.to_str()?.to_owned())
+}
+
+/// Returns once the thread `task` (its [`task_id`]) sleeps in the kernel, blocked
+/// on a lock, a condition variable or a park (state `S` in `/proc`), or has exited:
+/// a test that must publish only after a waiter blocked waits for exactly that.
+/// Without `/proc` (`task` is `None`) it yields for 50 ms instead.
+pub fn wait_until_asleep(task: Option<&str>) {
+    let Some(task) = task else {
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_millis(50) {
+            thread::yield_now();
+        }
+        return;
+    };
+    loop {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{task}/stat")) else {
+            return; // exited
+        };
+        // The state follows the command name, which is in parentheses.
+        let state = stat
+            .rfind(')')
+            .and_then(|end| stat[end + 1..].trim_start().chars().next());
+        if state == Some('S') {
+            return;
+        }
+        thread::yield_now();
+    }
+}
+
 /// Defines `fn NAME() -> &'static Bgdrop` returning a pool of its own, for
 /// `#[bgdrop(pool = NAME)]`: one per test, so that tests running in parallel never
 /// see each other's values in [`Bgdrop::stats`].
