@@ -318,19 +318,41 @@ fn ship(marked: &[Marked<'_, '_>], pool: &TokenStream) -> TokenStream {
         // The fields are taken here and moved into the out-of-line call by value: a
         // closure holding references into `self` would make the value's address
         // escape, and rustc would then copy every value of the type onto the stack
-        // before dropping it, cheap or not. One call, so that little is live across
-        // it: the cheap case then needs few saved registers.
+        // before dropping it, cheap or not. Every marked field goes, the cheap ones
+        // to be dropped inside the call: then nothing the fields' drop glue reads
+        // is live across it, the `Drop` needs two saved registers instead of four,
+        // and rustc inlines it where it did not (criterion's per-value loop: +1.1
+        // instead of +2.4 ns over the plain struct with glibc, eight alternations).
         let conditions = marked.iter().map(Marked::decision);
+        let all_taken = marked.iter().map(take_always);
+        let vars: Vec<Ident> = marked
+            .iter()
+            .map(|m| format_ident!("__taken_{}", m.index))
+            .collect();
+        let chosen = marked.iter().zip(&vars).map(|(m, var)| {
+            let decision = m.decision();
+            quote! {
+                if #decision {
+                    __bgdrop::core::option::Option::Some(#var)
+                } else {
+                    __bgdrop::core::mem::drop(#var);
+                    __bgdrop::core::option::Option::None
+                }
+            }
+        });
+        let decided = marked.iter().map(Marked::decision);
+        let decided_names = marked.iter().map(Marked::decision);
         quote! {
             #(#decisions)*
             if #(#conditions)||* {
                 #ship_fn
-                let __fields = (#(#taken,)*);
+                let __fields = (#(#all_taken,)*);
+                let __decided = (#(#decided,)*);
                 __bgdrop::out_of_line(move || {
+                    let (#(#vars,)*) = __fields;
+                    let (#(#decided_names,)*) = __decided;
+                    let __fields = (#(#chosen,)*);
                     let __pool: &'static __bgdrop::Bgdrop = #pool;
-                    // On a worker (a value nested in a deferred field), during
-                    // shutdown, or without a worker, the fields taken drop here, on
-                    // this thread.
                     if __bgdrop::may_defer(__pool) {
                         __ship::<#(#args),*>(__pool, __fields);
                     }
@@ -341,12 +363,11 @@ fn ship(marked: &[Marked<'_, '_>], pool: &TokenStream) -> TokenStream {
 }
 
 /// Moves one field out: `take` (needs `Default`, reported on the field's type) or
-/// `replace` with the user's `replace_with` expression; `None` for a threshold field
-/// under its threshold, which stays in place.
-fn take(m: &Marked<'_, '_>) -> TokenStream {
+/// `replace` with the user's `replace_with` expression.
+fn take_always(m: &Marked<'_, '_>) -> TokenStream {
     let ty = m.field.ty;
     let binding = m.binding();
-    let take = if let Some(expr) = &m.field.attrs.replace_with {
+    if let Some(expr) = &m.field.attrs.replace_with {
         let with = quote_spanned!(ty.span()=> let __with: #ty = #expr;);
         quote!({
             #with
@@ -354,7 +375,13 @@ fn take(m: &Marked<'_, '_>) -> TokenStream {
         })
     } else {
         quote_spanned!(ty.span()=> __bgdrop::take::<#ty>(#binding))
-    };
+    }
+}
+
+/// [`take_always`], as an `Option` for a threshold field: `None` when it is under its
+/// threshold, and stays in place.
+fn take(m: &Marked<'_, '_>) -> TokenStream {
+    let take = take_always(m);
     if m.threshold.is_some() {
         let decision = m.decision();
         quote! {

@@ -140,11 +140,17 @@ use syn::{DeriveInput, parse_macro_input};
 /// - on a bgdrop worker thread (a value nested in a deferred field of another), when
 ///   the pool is shutting down, or when it has no worker, every field drops right
 ///   there, on that thread, in declaration order as without the derive, with one
-///   exception: in a type whose marked fields all have a threshold, the fields over
-///   it have already been moved out to be handed over when this is found out, and
-///   they drop just before the others (checking first would cost every cheap drop
-///   of such a type). Nesting never queues a value again, so it cannot deadlock a
-///   full pool;
+///   exception: in a type whose marked fields all have a threshold, the marked
+///   fields have already been moved out to be handed over when this is found out,
+///   and they drop just before the others (checking first would cost every cheap
+///   drop of such a type). Nesting never queues a value again, so it cannot
+///   deadlock a full pool;
+/// - in a type whose marked fields all have a threshold, a value with any of them
+///   over its threshold has all of them moved out at once: those under their
+///   threshold drop right away on the dropping thread, just before the value's
+///   unmarked fields, and a `replace_with` expression is evaluated for each. A
+///   value whose marked fields are all under their thresholds is untouched: its
+///   fields drop in place, in order;
 /// - when the pool's queue is full, its [`FullPolicy`] decides: by default the
 ///   fields are dropped right there by the caller.
 ///
