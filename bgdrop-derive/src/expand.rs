@@ -333,10 +333,10 @@ fn ship(marked: &[Marked<'_, '_>], pool: &TokenStream) -> TokenStream {
         let chosen = marked.iter().zip(&vars).map(|(m, var)| {
             let decision = m.decision();
             quote! {
+                // A cheap field is not moved: it drops when the call ends.
                 if #decision {
                     __bgdrop::core::option::Option::Some(#var)
                 } else {
-                    __bgdrop::core::mem::drop(#var);
                     __bgdrop::core::option::Option::None
                 }
             }
