@@ -85,8 +85,9 @@ use syn::{DeriveInput, parse_macro_input};
 ///             let __defer_1 = cost(__field_1) >= __THRESHOLD_1;
 ///             // (A type whose marked fields all have thresholds checks them first
 ///             // and touches the pool only when one of them is costly: it then
-///             // takes those fields and moves them into one out-of-line call that
-///             // finds the pool, checks `may_defer` and ships them.)
+///             // takes all of them and moves them into one out-of-line call that
+///             // finds the pool, checks `may_defer`, ships the costly ones and
+///             // drops the others.)
 ///             let __pool = __bgdrop::global();     // or `__bgdrop::pool(PATH)`
 ///             // On a worker, during shutdown, or without a worker, `may_defer` is
 ///             // false and every field drops in place.
