@@ -324,7 +324,7 @@ fn ship(marked: &[Marked<'_, '_>], pool: &TokenStream) -> TokenStream {
         // and rustc inlines it where it did not (criterion's per-value loop: +1.2
         // instead of +1.8 ns over the plain struct with glibc, the median of twenty
         // alternations).
-        let conditions = marked.iter().map(Marked::decision);
+        let decisions_made: Vec<Ident> = marked.iter().map(Marked::decision).collect();
         let all_taken = marked.iter().map(take_always);
         let vars: Vec<Ident> = marked
             .iter()
@@ -341,17 +341,14 @@ fn ship(marked: &[Marked<'_, '_>], pool: &TokenStream) -> TokenStream {
                 }
             }
         });
-        let decided = marked.iter().map(Marked::decision);
-        let decided_names = marked.iter().map(Marked::decision);
         quote! {
             #(#decisions)*
-            if #(#conditions)||* {
+            if #(#decisions_made)||* {
                 #ship_fn
                 let __fields = (#(#all_taken,)*);
-                let __decided = (#(#decided,)*);
+                // The decisions are `bool`s: the closure copies them.
                 __bgdrop::out_of_line(move || {
                     let (#(#vars,)*) = __fields;
-                    let (#(#decided_names,)*) = __decided;
                     let __fields = (#(#chosen,)*);
                     let __pool: &'static __bgdrop::Bgdrop = #pool;
                     if __bgdrop::may_defer(__pool) {
