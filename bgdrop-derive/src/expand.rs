@@ -330,17 +330,11 @@ fn ship(marked: &[Marked<'_, '_>], pool: &TokenStream) -> TokenStream {
             .iter()
             .map(|m| format_ident!("__taken_{}", m.index))
             .collect();
-        let chosen = marked.iter().zip(&vars).map(|(m, var)| {
-            let decision = m.decision();
-            quote! {
-                // A cheap field is not moved: it drops when the call ends.
-                if #decision {
-                    __bgdrop::core::option::Option::Some(#var)
-                } else {
-                    __bgdrop::core::option::Option::None
-                }
-            }
-        });
+        // A cheap field is not moved: it drops when the call ends.
+        let chosen = marked
+            .iter()
+            .zip(&vars)
+            .map(|(m, var)| some_if(&m.decision(), &quote!(#var)));
         quote! {
             #(#decisions)*
             if #(#decisions_made)||* {
@@ -381,16 +375,20 @@ fn take_always(m: &Marked<'_, '_>) -> TokenStream {
 fn take(m: &Marked<'_, '_>) -> TokenStream {
     let take = take_always(m);
     if m.threshold.is_some() {
-        let decision = m.decision();
-        quote! {
-            if #decision {
-                __bgdrop::core::option::Option::Some(#take)
-            } else {
-                __bgdrop::core::option::Option::None
-            }
-        }
+        some_if(&m.decision(), &take)
     } else {
         take
+    }
+}
+
+/// `Some(value)` if `decision`, else `None` (`value` is then not evaluated).
+fn some_if(decision: &Ident, value: &TokenStream) -> TokenStream {
+    quote! {
+        if #decision {
+            __bgdrop::core::option::Option::Some(#value)
+        } else {
+            __bgdrop::core::option::Option::None
+        }
     }
 }
 
