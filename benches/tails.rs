@@ -27,6 +27,13 @@
 //!   follow_caller_cpu` row: a third pool built with `Builder::follow_caller_cpu(true)`,
 //!   whose worker frees each map on the loop's CPU while the loop sleeps (a map
 //!   handed over while the previous one still waits is dropped by the loop).
+//!   Last, a line on the machine itself: one thread per CPU reading the clock in a
+//!   loop for `STALL_MS` ms (default 2 000) just before the part and again just
+//!   after, how often either went a millisecond or more without running (and
+//!   whether the kernel ran another thread then or the virtual CPU itself stood
+//!   still), and how many such stalls inline's frames would meet at that rate. A stall lands on
+//!   whatever frame runs then, whoever drops its map, and a few of them are enough
+//!   to set the p99.9 of 500 frames.
 //! - `b2b`: the same frames back to back, no sleep. There is no quiet point, so the
 //!   `bgdrop Batch` row releases at the end of each frame, inside the frame time.
 //! - `scatter`: paced like `paced` (4 ms tick), but each frame builds the same map,
@@ -447,11 +454,13 @@ fn frames(d: &Droppers, paced: bool) {
         .map(FrameWho::Plain)
         .chain([FrameWho::Batch, FrameWho::IdlePool, FrameWho::FollowPool])
         .collect();
+    let before = paced.then(machine_stalls);
     let mut run = run_frames(d, &contenders, n, paced, |f, sink| {
         let map = build_map(f);
         black_box(&map);
         sink.discard(map);
     });
+    let after = paced.then(machine_stalls);
     if paced {
         println!(
             "\n## paced: 4 ms tick, each frame builds and hands off a 20 000-entry map, {n} frames — frame time"
@@ -463,6 +472,137 @@ fn frames(d: &Droppers, paced: bool) {
         );
     }
     report_frames(&mut run, n, paced);
+    if let (Some(before), Some(after)) = (before, after) {
+        // How many stalls the inline contender's frames would meet at that rate.
+        let busy: u64 = run
+            .results
+            .iter()
+            .find(|r| r.0 == FrameWho::INLINE)
+            .map_or(0, |r| r.1.iter().sum());
+        let rate = f64::midpoint(before.per_cpu_second(), after.per_cpu_second());
+        println!(
+            "machine stalls, with no frame running (one thread per CPU reading the clock for {} just before this part and again just after): {}; {}. At that rate, the {:.2} s that inline's {n} frames ran would meet about {:.1} stalls of 1 ms or more",
+            fmt_ns(before.spun.as_nanos() as f64),
+            before.describe(),
+            after.describe(),
+            busy as f64 / 1e9,
+            rate * busy as f64 / 1e9
+        );
+    }
+}
+
+/// What [`machine_stalls`] saw.
+struct Stalls {
+    /// How long each thread spun.
+    spun: Duration,
+    /// Gaps of at least 1 ms between two consecutive clock reads, over both threads,
+    /// by cause: `[the guest kernel ran something else on that CPU, the CPU itself
+    /// did not run, unknown (no /proc)]`.
+    over_1ms: [usize; 3],
+    /// The longest gap.
+    longest: Duration,
+}
+
+impl Stalls {
+    /// Gaps of 1 ms or more per second of one CPU.
+    fn per_cpu_second(&self) -> f64 {
+        self.over_1ms.iter().sum::<usize>() as f64 / (2.0 * self.spun.as_secs_f64())
+    }
+
+    fn describe(&self) -> String {
+        let [guest, host, unknown] = self.over_1ms;
+        let causes = if unknown > 0 {
+            String::new()
+        } else {
+            format!(
+                " ({host} with the virtual CPU not running, {guest} while this machine's kernel ran another thread)"
+            )
+        };
+        format!(
+            "{:.1} gaps of 1 ms or more per CPU-second{causes}, the longest {}",
+            self.per_cpu_second(),
+            fmt_ns(self.longest.as_nanos() as f64)
+        )
+    }
+}
+
+/// How often this machine stops a thread that only reads the clock: one spinning
+/// thread per CPU (this bench's machines have two) for `STALL_MS` (default 2 000) ms,
+/// each recording the gaps of 1 ms or more between its consecutive clock reads. Any
+/// frame running then would have lost that time too, whoever drops its map. Each
+/// read also reads the thread's run-queue wait from `/proc/thread-self/schedstat`
+/// (about 2 µs), which tells the two causes apart: the kernel running another
+/// thread on that CPU (the wait grew by about the gap), or the host not running the
+/// virtual CPU at all (it did not: the kernel never saw the thread wait).
+fn machine_stalls() -> Stalls {
+    let spun = Duration::from_millis(env_or("STALL_MS", 2000) as u64);
+    let spinners: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut schedstat = RunDelay::open();
+                let start = Instant::now();
+                let mut last = start;
+                let mut waited = schedstat.as_mut().and_then(RunDelay::read);
+                let mut over = [0; 3];
+                let mut longest = Duration::ZERO;
+                while last - start < spun {
+                    let now = Instant::now();
+                    let now_waited = schedstat.as_mut().and_then(RunDelay::read);
+                    let gap = now - last;
+                    if gap >= Duration::from_millis(1) {
+                        let cause = match waited.zip(now_waited) {
+                            Some((a, b)) if Duration::from_nanos(b - a) >= gap / 2 => 0,
+                            Some(_) => 1,
+                            None => 2,
+                        };
+                        over[cause] += 1;
+                    }
+                    longest = longest.max(gap);
+                    last = now;
+                    waited = now_waited;
+                }
+                (over, longest)
+            })
+        })
+        .collect();
+    let mut stalls = Stalls {
+        spun,
+        over_1ms: [0; 3],
+        longest: Duration::ZERO,
+    };
+    for spinner in spinners {
+        let (over, longest) = spinner.join().expect("a spinner panicked");
+        for (sum, n) in stalls.over_1ms.iter_mut().zip(over) {
+            *sum += n;
+        }
+        stalls.longest = stalls.longest.max(longest);
+    }
+    stalls
+}
+
+/// The calling thread's `/proc/thread-self/schedstat`, open for repeated reads.
+struct RunDelay {
+    file: std::fs::File,
+    text: String,
+}
+
+impl RunDelay {
+    fn open() -> Option<Self> {
+        let file = std::fs::File::open("/proc/thread-self/schedstat").ok()?;
+        Some(RunDelay {
+            file,
+            text: String::new(),
+        })
+    }
+
+    /// The thread's time spent runnable but waiting for a CPU so far, in ns.
+    fn read(&mut self) -> Option<u64> {
+        use std::io::{Read, Seek};
+        self.text.clear();
+        self.file.rewind().ok()?;
+        self.file.read_to_string(&mut self.text).ok()?;
+        self.text.split_whitespace().nth(1)?.parse().ok()
+    }
 }
 
 /// `n` back-to-back frames that build a map and give it to `discard`; each frame's
@@ -538,14 +678,18 @@ fn ctxt_switches(name: &str) -> Option<u64> {
         let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
         if comm.trim() == name {
             let status = std::fs::read_to_string(dir.join("status")).ok()?;
-            return status
-                .lines()
-                .find(|l| l.starts_with("voluntary_ctxt_switches"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok());
+            return status_count(&status, "voluntary_ctxt_switches");
         }
     }
     None
+}
+
+/// The count on the line `key:` of a `/proc/.../status` file.
+fn status_count(status: &str, key: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 fn wakeups_over(name: &str, window: Duration) -> f64 {
