@@ -29,11 +29,11 @@
 //!   handed over while the previous one still waits is dropped by the loop).
 //!   Last, a line on the machine itself: one thread per CPU reading the clock in a
 //!   loop for `STALL_MS` ms (default 2 000) just before the part and again just
-//!   after, how often either went a millisecond or more without running (and
-//!   whether the kernel ran another thread then or the virtual CPU itself stood
-//!   still), and how many such stalls inline's frames would meet at that rate. A stall lands on
-//!   whatever frame runs then, whoever drops its map, and a few of them are enough
-//!   to set the p99.9 of 500 frames.
+//!   after, how often one went a millisecond or more without running (and whether
+//!   the kernel ran another thread then or the virtual CPU itself stood still),
+//!   and how many such stalls inline's frames would meet at that rate. A stall
+//!   lands on whatever frame runs then, whoever drops its map, and a few of them
+//!   are enough to set the p99.9 of 500 frames.
 //! - `b2b`: the same frames back to back, no sleep. There is no quiet point, so the
 //!   `bgdrop Batch` row releases at the end of each frame, inside the frame time.
 //! - `scatter`: paced like `paced` (4 ms tick), but each frame builds the same map,
@@ -495,7 +495,9 @@ fn frames(d: &Droppers, paced: bool) {
 struct Stalls {
     /// How long each thread spun.
     spun: Duration,
-    /// Gaps of at least 1 ms between two consecutive clock reads, over both threads,
+    /// How many threads spun: one per CPU.
+    threads: usize,
+    /// Gaps of at least 1 ms between two consecutive clock reads, over all threads,
     /// by cause: `[the guest kernel ran something else on that CPU, the CPU itself
     /// did not run, unknown (no /proc)]`.
     over_1ms: [usize; 3],
@@ -506,7 +508,7 @@ struct Stalls {
 impl Stalls {
     /// Gaps of 1 ms or more per second of one CPU.
     fn per_cpu_second(&self) -> f64 {
-        self.over_1ms.iter().sum::<usize>() as f64 / (2.0 * self.spun.as_secs_f64())
+        self.over_1ms.iter().sum::<usize>() as f64 / (self.threads as f64 * self.spun.as_secs_f64())
     }
 
     fn describe(&self) -> String {
@@ -527,7 +529,7 @@ impl Stalls {
 }
 
 /// How often this machine stops a thread that only reads the clock: one spinning
-/// thread per CPU (this bench's machines have two) for `STALL_MS` (default 2 000) ms,
+/// thread per CPU for `STALL_MS` (default 2 000) ms,
 /// each recording the gaps of 1 ms or more between its consecutive clock reads. Any
 /// frame running then would have lost that time too, whoever drops its map. Each
 /// read also reads the thread's run-queue wait from `/proc/thread-self/schedstat`
@@ -536,7 +538,8 @@ impl Stalls {
 /// virtual CPU at all (it did not: the kernel never saw the thread wait).
 fn machine_stalls() -> Stalls {
     let spun = Duration::from_millis(env_or("STALL_MS", 2000) as u64);
-    let spinners: Vec<_> = (0..2)
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let spinners: Vec<_> = (0..threads)
         .map(|_| {
             std::thread::spawn(move || {
                 let mut schedstat = RunDelay::open();
@@ -551,7 +554,11 @@ fn machine_stalls() -> Stalls {
                     let gap = now - last;
                     if gap >= Duration::from_millis(1) {
                         let cause = match waited.zip(now_waited) {
-                            Some((a, b)) if Duration::from_nanos(b - a) >= gap / 2 => 0,
+                            Some((a, b))
+                                if Duration::from_nanos(b.saturating_sub(a)) >= gap / 2 =>
+                            {
+                                0
+                            }
                             Some(_) => 1,
                             None => 2,
                         };
@@ -567,6 +574,7 @@ fn machine_stalls() -> Stalls {
         .collect();
     let mut stalls = Stalls {
         spun,
+        threads,
         over_1ms: [0; 3],
         longest: Duration::ZERO,
     };
@@ -678,18 +686,14 @@ fn ctxt_switches(name: &str) -> Option<u64> {
         let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
         if comm.trim() == name {
             let status = std::fs::read_to_string(dir.join("status")).ok()?;
-            return status_count(&status, "voluntary_ctxt_switches");
+            return status
+                .lines()
+                .find(|l| l.starts_with("voluntary_ctxt_switches"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok());
         }
     }
     None
-}
-
-/// The count on the line `key:` of a `/proc/.../status` file.
-fn status_count(status: &str, key: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
-        .and_then(|v| v.trim().parse().ok())
 }
 
 fn wakeups_over(name: &str, window: Duration) -> f64 {
